@@ -1,0 +1,110 @@
+import type { Duplex } from "node:stream";
+
+/** What a transport reports to its owner. */
+export interface TransportHandlers {
+  /** Bytes arrived. The chunk may be reused after the call returns. */
+  data(chunk: Uint8Array): void;
+  /** The carrier closed, cleanly or with `error`. Called once. */
+  close(error?: Error): void;
+}
+
+/**
+ * A byte carrier between two nodes: TCP, SSH-forwarded TCP, an exec channel's
+ * stdio, or an in-memory pair. The dist layer knows nothing else about it.
+ */
+export interface Transport {
+  /** Starts delivering events. Called once. */
+  start(handlers: TransportHandlers): void;
+  /** Queues bytes for sending. */
+  write(chunk: Uint8Array): void;
+  /** Bytes queued but not yet handed to the carrier. */
+  readonly buffered: number;
+  /** Closes the carrier; `close` is reported to the handlers. */
+  close(): void;
+  /** A description for logs, e.g. "tcp 127.0.0.1:4370". */
+  readonly label: string;
+}
+
+/** Wraps a Node.js duplex stream (a `net.Socket`, an ssh2 channel) as a transport. */
+export function duplexTransport(stream: Duplex, label: string): Transport {
+  let handlers: TransportHandlers | undefined;
+  let closed = false;
+  const finish = (error?: Error) => {
+    if (closed) return;
+    closed = true;
+    handlers?.close(error);
+  };
+  return {
+    label,
+    get buffered() {
+      return stream.writableLength;
+    },
+    start(h) {
+      handlers = h;
+      stream.on("data", (chunk: Uint8Array) => h.data(chunk));
+      stream.on("error", (e: Error) => {
+        finish(e);
+        stream.destroy();
+      });
+      stream.on("close", () => finish());
+      stream.on("end", () => stream.end());
+    },
+    write(chunk) {
+      if (!closed) stream.write(chunk);
+    },
+    close() {
+      if (closed) return;
+      stream.end();
+      // An ended stream whose peer never answers still has to go.
+      setTimeout(() => stream.destroy(), 1000).unref?.();
+    },
+  };
+}
+
+/** Two transports joined back to back, in memory. */
+export function memoryTransportPair(): [Transport, Transport] {
+  const make = (label: string) => {
+    let handlers: TransportHandlers | undefined;
+    const pending: Uint8Array[] = [];
+    let closed = false;
+    const side = {
+      peer: undefined as unknown as typeof side,
+      deliver(chunk: Uint8Array) {
+        if (closed) return;
+        if (handlers) handlers.data(chunk);
+        else pending.push(chunk);
+      },
+      shut(error?: Error) {
+        if (closed) return;
+        closed = true;
+        handlers?.close(error);
+      },
+      transport: {
+        label,
+        buffered: 0,
+        start(h: TransportHandlers) {
+          handlers = h;
+          for (const c of pending.splice(0)) h.data(c);
+          if (closed) h.close();
+        },
+        write(chunk: Uint8Array) {
+          if (closed) return;
+          const copy = chunk.slice();
+          queueMicrotask(() => side.peer.deliver(copy));
+        },
+        close() {
+          queueMicrotask(() => {
+            side.shut();
+            side.peer.shut();
+          });
+        },
+      } satisfies Transport,
+    };
+    return side;
+  };
+  const a = make("memory a");
+  const b = make("memory b");
+  a.peer = b;
+  b.peer = a;
+  return [a.transport, b.transport];
+}

@@ -1,0 +1,42 @@
+/**
+ * Every receive-side limit, with its default, in one place.
+ * @module
+ */
+
+/** Receive-side limits. Each may be overridden where a component takes `limits`. */
+export interface Limits {
+  /** Largest frame body accepted, in bytes. Longer length prefixes are refused before allocation. */
+  maxFrameBytes: number;
+  /** Deepest nesting of arrays, maps and tags in one CBOR item. */
+  maxDepth: number;
+  /** Most items (array elements, map entries) declared in one frame. */
+  maxItems: number;
+  /** Messages a mailbox holds before further messages are dropped. */
+  maxMailbox: number;
+  /** Time a handshake (or a registry registration) may take, in ms. */
+  handshakeTimeoutMs: number;
+  /** Silence after which a peer is declared down, in ms. */
+  tickTimeoutMs: number;
+  /** Bytes queued for writing on one connection before it is treated as stuck. */
+  maxWriteBuffer: number;
+}
+
+/** The defaults for every receive-side limit. */
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  maxFrameBytes: 16 * 1024 * 1024,
+  maxDepth: 256,
+  maxItems: 1_000_000,
+  maxMailbox: 100_000,
+  handshakeTimeoutMs: 5_000,
+  tickTimeoutMs: 60_000,
+  maxWriteBuffer: 256 * 1024 * 1024,
+});
+
+/** Fills in defaults for limits not given. */
+export function resolveLimits(limits: Partial<Limits> = {}): Limits {
+  const out: Limits = { ...DEFAULT_LIMITS };
+  for (const [k, v] of Object.entries(limits)) {
+    if (v !== undefined) (out as unknown as Record<string, number>)[k] = v;
+  }
+  return out;
+}

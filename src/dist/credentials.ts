@@ -1,0 +1,48 @@
+import { createHmac, timingSafeEqual } from "node:crypto";
+
+/**
+ * What a node proves itself with: the cluster cookie (a hub, a local node) or a
+ * ticket, HMAC(cookie, name), valid for that one name (a remote agent).
+ */
+export type Credentials =
+  | { readonly kind: "cookie"; readonly cookie: Uint8Array }
+  | { readonly kind: "ticket"; readonly name: string; readonly ticket: Uint8Array };
+
+const encoder = new TextEncoder();
+
+/** HMAC-SHA256 of the parts, each length-prefixed so that boundaries cannot shift. */
+export function hmac(key: Uint8Array, ...parts: (string | Uint8Array)[]): Uint8Array {
+  const h = createHmac("sha256", key);
+  const len = new Uint8Array(4);
+  for (const part of parts) {
+    const bytes = typeof part === "string" ? encoder.encode(part) : part;
+    new DataView(len.buffer).setUint32(0, bytes.length);
+    h.update(len);
+    h.update(bytes);
+  }
+  return new Uint8Array(h.digest());
+}
+
+/** The ticket for `name`: lets its holder prove that name, and no other. */
+export function ticketFor(cookie: Uint8Array, name: string): Uint8Array {
+  return hmac(cookie, "fusion-ticket-v1", name);
+}
+
+/**
+ * The key that proves `name`: a cookie holder can derive it for any name, a
+ * ticket holder only for its own. Undefined when these credentials cannot.
+ */
+export function proofKey(creds: Credentials, name: string): Uint8Array | undefined {
+  if (creds.kind === "cookie") return ticketFor(creds.cookie, name);
+  return creds.name === name ? creds.ticket : undefined;
+}
+
+/** The key only cookie holders share. */
+export function cookieKey(creds: Credentials): Uint8Array | undefined {
+  return creds.kind === "cookie" ? hmac(creds.cookie, "fusion-cookie-key-v1") : undefined;
+}
+
+/** Compares two MACs in constant time. */
+export function macEqual(a: Uint8Array, b: unknown): boolean {
+  return b instanceof Uint8Array && a.length === b.length && timingSafeEqual(a, b);
+}

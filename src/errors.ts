@@ -37,6 +37,9 @@ export class NoProcError extends FusionError {}
 /** A name is already registered to another process or node. */
 export class NameTakenError extends FusionError {}
 
+/** A node name is malformed (see the registry's name rules). */
+export class InvalidNameError extends FusionError {}
+
 /** A peer broke the protocol, or a value cannot be sent. */
 export class ProtocolError extends FusionError {}
 

@@ -7,6 +7,8 @@
 export interface Limits {
   /** Largest frame body accepted, in bytes. Longer length prefixes are refused before allocation. */
   maxFrameBytes: number;
+  /** Largest request frame body the port-mapper registry accepts, in bytes. */
+  maxRegistryFrameBytes: number;
   /** Deepest nesting of arrays, maps and tags in one CBOR item. */
   maxDepth: number;
   /** Most items (array elements, map entries) declared in one frame. */
@@ -24,6 +26,7 @@ export interface Limits {
 /** The defaults for every receive-side limit. */
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxFrameBytes: 16 * 1024 * 1024,
+  maxRegistryFrameBytes: 64 * 1024,
   maxDepth: 256,
   maxItems: 1_000_000,
   maxMailbox: 100_000,

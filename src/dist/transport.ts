@@ -61,50 +61,52 @@ export function duplexTransport(stream: Duplex, label: string): Transport {
   };
 }
 
+class MemoryTransport implements Transport {
+  peer: MemoryTransport | undefined;
+  readonly buffered = 0;
+  #handlers: TransportHandlers | undefined;
+  #pending: Uint8Array[] = [];
+  #closed = false;
+
+  constructor(readonly label: string) {}
+
+  start(h: TransportHandlers): void {
+    this.#handlers = h;
+    for (const c of this.#pending.splice(0)) h.data(c);
+    if (this.#closed) h.close();
+  }
+
+  write(chunk: Uint8Array): void {
+    if (this.#closed) return;
+    const copy = chunk.slice();
+    queueMicrotask(() => this.peer?.deliver(copy));
+  }
+
+  deliver(chunk: Uint8Array): void {
+    if (this.#closed) return;
+    if (this.#handlers) this.#handlers.data(chunk);
+    else this.#pending.push(chunk);
+  }
+
+  shut(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#handlers?.close();
+  }
+
+  close(): void {
+    queueMicrotask(() => {
+      this.shut();
+      this.peer?.shut();
+    });
+  }
+}
+
 /** Two transports joined back to back, in memory. */
 export function memoryTransportPair(): [Transport, Transport] {
-  const make = (label: string) => {
-    let handlers: TransportHandlers | undefined;
-    const pending: Uint8Array[] = [];
-    let closed = false;
-    const side = {
-      peer: undefined as unknown as typeof side,
-      deliver(chunk: Uint8Array) {
-        if (closed) return;
-        if (handlers) handlers.data(chunk);
-        else pending.push(chunk);
-      },
-      shut(error?: Error) {
-        if (closed) return;
-        closed = true;
-        handlers?.close(error);
-      },
-      transport: {
-        label,
-        buffered: 0,
-        start(h: TransportHandlers) {
-          handlers = h;
-          for (const c of pending.splice(0)) h.data(c);
-          if (closed) h.close();
-        },
-        write(chunk: Uint8Array) {
-          if (closed) return;
-          const copy = chunk.slice();
-          queueMicrotask(() => side.peer.deliver(copy));
-        },
-        close() {
-          queueMicrotask(() => {
-            side.shut();
-            side.peer.shut();
-          });
-        },
-      } satisfies Transport,
-    };
-    return side;
-  };
-  const a = make("memory a");
-  const b = make("memory b");
+  const a = new MemoryTransport("memory a");
+  const b = new MemoryTransport("memory b");
   a.peer = b;
   b.peer = a;
-  return [a.transport, b.transport];
+  return [a, b];
 }

@@ -1,0 +1,268 @@
+import { ProtocolError, TimeoutError } from "../errors.ts";
+import { type Limits, resolveLimits } from "../limits.ts";
+import { Codec, FrameReader, TICK_FRAME } from "../wire/mod.ts";
+import type { Credentials } from "./credentials.ts";
+import { Handshake, type HandshakeResult, type HandshakeRole } from "./handshake.ts";
+import type { Transport } from "./transport.ts";
+
+/** What a connection reports to its node once the handshake is done. */
+export interface ConnectionHandlers {
+  /** The handshake completed; runs before any frame is handed to `message`. */
+  up(conn: Connection): void;
+  /** A decoded frame arrived (never a handshake frame, never before the handshake). */
+  message(conn: Connection, msg: unknown): void;
+  /** The connection is gone; `reason` says why. Called once. */
+  down(conn: Connection, reason: Error | undefined): void;
+}
+
+/** Options for {@linkcode openConnection}. */
+export interface ConnectionOptions {
+  /** Which side of the handshake this is. */
+  role: HandshakeRole;
+  /** This node's full name. */
+  self: string;
+  /** This node's incarnation. */
+  creation: number;
+  /** The cookie or a ticket. */
+  credentials: Credentials;
+  /** Initiator: the node it means to reach. */
+  peer?: string;
+  /** Acceptor: turn a named initiator away with a refusal code. */
+  admit?: (peer: string) => string | undefined;
+  /** Receive-side limits (frame size, depth, handshake time, tick timeout). */
+  limits?: Partial<Limits>;
+  /** Where decoded frames and the end of the connection go. */
+  handlers: ConnectionHandlers;
+}
+
+/**
+ * A node-to-node connection over any transport: handshake first, then ticks and
+ * batched frames. It knows nothing of SSH or of actors.
+ */
+export class Connection {
+  /** The peer's full name. */
+  readonly peer: string;
+  /** The peer's incarnation. */
+  readonly peerCreation: number;
+  /** How the peer proved itself: "cookie" or only a "ticket". */
+  readonly peerCredential: "cookie" | "ticket";
+  /** The negotiated protocol version. */
+  readonly version: number;
+  /** The carrier underneath. */
+  readonly transport: Transport;
+
+  readonly #codec: Codec;
+  readonly #limits: Limits;
+  readonly #handlers: ConnectionHandlers;
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  #flushScheduled = false;
+  #wrote = false;
+  #reads = 0;
+  #lastReads = -1;
+  #silentQuarters = 0;
+  #ticker: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
+
+  /** @internal Use {@linkcode openConnection}. */
+  constructor(
+    transport: Transport,
+    codec: Codec,
+    limits: Limits,
+    result: HandshakeResult,
+    handlers: ConnectionHandlers,
+  ) {
+    this.transport = transport;
+    this.#codec = codec;
+    this.#limits = limits;
+    this.#handlers = handlers;
+    this.peer = result.peer;
+    this.peerCreation = result.peerCreation;
+    this.peerCredential = result.peerCredential;
+    this.version = result.version;
+  }
+
+  /** True until the connection has gone down. */
+  get alive(): boolean {
+    return !this.#closed;
+  }
+
+  /** Encodes and queues one value; frames queued in one turn go out in one write. */
+  send(value: unknown): void {
+    if (this.#closed) return;
+    this.sendFrame(this.#codec.encodeFrame(value));
+  }
+
+  /** Queues an already encoded frame (length prefix included). */
+  sendFrame(frame: Uint8Array): void {
+    if (this.#closed) return;
+    this.#queue.push(frame);
+    this.#queued += frame.length;
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(() => this.#flush());
+    }
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#closed || this.#queue.length === 0) return;
+    const frames = this.#queue;
+    const size = this.#queued;
+    this.#queue = [];
+    this.#queued = 0;
+    let chunk: Uint8Array;
+    if (frames.length === 1) chunk = frames[0]!;
+    else {
+      chunk = new Uint8Array(size);
+      let off = 0;
+      for (const f of frames) {
+        chunk.set(f, off);
+        off += f.length;
+      }
+    }
+    this.#wrote = true;
+    this.transport.write(chunk);
+    if (this.transport.buffered > this.#limits.maxWriteBuffer) {
+      this.close(
+        new ProtocolError(`${this.peer}: write buffer over ${this.#limits.maxWriteBuffer} bytes`),
+      );
+    }
+  }
+
+  /** @internal Called by the read loop for each frame body after the handshake. */
+  onFrame(body: Uint8Array): void {
+    this.#reads++;
+    if (body.length === 0) return; // tick
+    let msg: unknown;
+    try {
+      msg = this.#codec.decode(body);
+    } catch (e) {
+      this.close(e as Error);
+      return;
+    }
+    this.#handlers.message(this, msg);
+  }
+
+  /** @internal Starts ticking: a quarter of the tick timeout per beat. */
+  startTicks(): void {
+    const quarter = Math.max(1, Math.floor(this.#limits.tickTimeoutMs / 4));
+    this.#ticker = setInterval(() => this.#tick(), quarter);
+    Deno.unrefTimer(this.#ticker as unknown as number);
+  }
+
+  #tick(): void {
+    if (this.#reads === this.#lastReads) {
+      if (++this.#silentQuarters >= 4) {
+        this.close(
+          new TimeoutError(`${this.peer} was silent for ${this.#limits.tickTimeoutMs} ms`),
+        );
+        return;
+      }
+    } else {
+      this.#silentQuarters = 0;
+      this.#lastReads = this.#reads;
+    }
+    if (!this.#wrote && this.#queue.length === 0) this.transport.write(TICK_FRAME);
+    this.#wrote = false;
+  }
+
+  /** Closes the connection; the `down` handler runs once with `reason`. */
+  close(reason?: Error): void {
+    if (this.#closed) return;
+    this.#flush();
+    this.#closed = true;
+    clearInterval(this.#ticker);
+    this.transport.close();
+    this.#handlers.down(this, reason);
+  }
+
+  /** @internal The transport closed underneath. */
+  onTransportClose(error: Error | undefined): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#ticker);
+    this.#handlers.down(this, error);
+  }
+}
+
+/**
+ * Runs the handshake over `transport` and resolves with the connection, or
+ * rejects (and closes the transport) when it fails or takes too long.
+ */
+export function openConnection(
+  transport: Transport,
+  options: ConnectionOptions,
+): Promise<Connection> {
+  const limits = resolveLimits(options.limits);
+  const codec = new Codec({ limits });
+  const reader = new FrameReader({ maxFrameBytes: limits.maxFrameBytes });
+  const handshake = new Handshake({
+    role: options.role,
+    self: options.self,
+    creation: options.creation,
+    credentials: options.credentials,
+    ...(options.peer !== undefined ? { peer: options.peer } : {}),
+    ...(options.admit ? { admit: options.admit } : {}),
+  });
+  return new Promise<Connection>((resolve, reject) => {
+    let conn: Connection | undefined;
+    let failed = false;
+    const fail = (e: Error) => {
+      if (failed || conn) return;
+      failed = true;
+      clearTimeout(timer);
+      transport.close();
+      reject(e);
+    };
+    const timer = setTimeout(
+      () =>
+        fail(
+          new TimeoutError(
+            `handshake with ${
+              options.peer ?? transport.label
+            } took over ${limits.handshakeTimeoutMs} ms`,
+          ),
+        ),
+      limits.handshakeTimeoutMs,
+    );
+    const write = (values: unknown[]) => {
+      for (const v of values) transport.write(codec.encodeFrame(v));
+    };
+    const onBody = (body: Uint8Array) => {
+      if (conn) return conn.onFrame(body);
+      if (failed) return;
+      if (body.length === 0) return fail(new ProtocolError("handshake: tick before handshake"));
+      let step;
+      try {
+        step = handshake.receive(codec.decode(body));
+      } catch (e) {
+        return fail(e as Error);
+      }
+      write(step.send);
+      if (step.error) return fail(step.error);
+      if (step.done) {
+        clearTimeout(timer);
+        conn = new Connection(transport, codec, limits, step.done, options.handlers);
+        conn.startTicks();
+        options.handlers.up(conn);
+        resolve(conn);
+      }
+    };
+    transport.start({
+      data(chunk) {
+        try {
+          reader.push(chunk, onBody);
+        } catch (e) {
+          if (conn) conn.close(e as Error);
+          else fail(e as Error);
+        }
+      },
+      close(error) {
+        if (conn) conn.onTransportClose(error);
+        else fail(error ?? new ProtocolError(`${transport.label} closed during the handshake`));
+      },
+    });
+    write(handshake.start().send);
+  });
+}

@@ -1,0 +1,417 @@
+import { ActorSystem } from "./actor/actor_system.ts";
+import type { ActorFn, Destination, ExitReason, Inbox } from "./actor/types.ts";
+import { loadCookie } from "./cookie.ts";
+import { Connection, openConnection } from "./dist/connection.ts";
+import {
+  type ControlMessage,
+  decodeControl,
+  destinationNode,
+  encodeControl,
+  OP,
+  sourceNode,
+} from "./dist/control.ts";
+import type { Credentials } from "./dist/credentials.ts";
+import { HandshakeRefusedError } from "./dist/handshake.ts";
+import { tcpConnect, tcpListen, type TcpListener } from "./dist/tcp.ts";
+import type { Transport } from "./dist/transport.ts";
+import { ConnectError, NodeDownError, ProtocolError } from "./errors.ts";
+import { type Limits, resolveLimits } from "./limits.ts";
+import { keepRegistered, lookup, type Registration } from "./registry/mod.ts";
+import { Codec } from "./wire/codec.ts";
+import { Pid } from "./wire/pid.ts";
+
+/** The default registry port, like epmd's 4369. */
+export const DEFAULT_REGISTRY_PORT = 4370;
+
+/** Options for {@linkcode Node.start}. */
+export interface NodeOptions {
+  /** "app" becomes "app@localhost"; default a random name. */
+  name?: string;
+  /** The cluster cookie; else `FUSION_COOKIE`, else `~/.fusion/cookie`. */
+  cookie?: string | Uint8Array;
+  /** The registry's port on 127.0.0.1; else `FUSION_REGISTRY_PORT`, else 4370. */
+  registryPort?: number;
+  /** Silence after which a peer is declared down; default 60 000 ms. */
+  tickTimeoutMs?: number;
+  /** Receive-side limits. */
+  limits?: Partial<Limits>;
+  /** @internal A ticket instead of the cookie (remote agents). */
+  ticket?: Uint8Array;
+  /** @internal The only node this one talks to; everything else is relayed through it. */
+  hub?: string;
+  /** @internal Whether to register with the registry (default true). */
+  register?: boolean;
+  /** @internal The port the agent advertises instead of its own listener's. */
+  advertisedPort?: number;
+}
+
+/** Events a node reports about its peers. */
+export interface NodeEvents {
+  /** A connection to `node` came up. */
+  nodeup?: (node: string) => void;
+  /** The connection to `node` went down. */
+  nodedown?: (node: string, reason: Error | undefined) => void;
+}
+
+/** Full node name from a short one: "app" → "app@localhost". */
+export function fullNodeName(name: string): string {
+  const full = name.includes("@") ? name : `${name}@localhost`;
+  if (!/^[A-Za-z0-9_.\-]{1,200}@[A-Za-z0-9_.\-]{1,54}$/.test(full)) {
+    throw new TypeError(`invalid node name "${name}": use letters, digits, "_", "." and "-"`);
+  }
+  return full;
+}
+
+/**
+ * A Fusion node: a name, credentials, a dist listener, a registration with
+ * the registry, its connections and its local actors.
+ */
+export class Node {
+  /** The full node name, e.g. "app@localhost". */
+  readonly name: string;
+  /** This incarnation's number; pids of an earlier run of the same name differ in it. */
+  readonly creation: number;
+  /** @internal */
+  readonly actors: ActorSystem;
+  /** @internal */
+  readonly credentials: Credentials;
+  /** @internal */
+  readonly limits: Limits;
+  /** @internal */
+  readonly registryPort: number;
+  /** Hooks for peer events. */
+  readonly events: NodeEvents = {};
+
+  readonly #hub: string | undefined;
+  readonly #conns = new Map<string, Connection>();
+  readonly #dialing = new Map<string, Promise<Connection>>();
+  readonly #outq = new Map<string, Uint8Array[]>();
+  readonly #codec: Codec;
+  readonly #connWaiters = new Map<string, Set<(c: Connection) => void>>();
+  #listener: TcpListener | undefined;
+  #registration: Registration | undefined;
+  #closed = false;
+
+  private constructor(name: string, credentials: Credentials, options: NodeOptions) {
+    this.name = name;
+    this.credentials = credentials;
+    this.creation = (crypto.getRandomValues(new Uint32Array(1))[0]! || 1) >>> 0;
+    this.limits = resolveLimits({
+      ...options.limits,
+      ...(options.tickTimeoutMs !== undefined ? { tickTimeoutMs: options.tickTimeoutMs } : {}),
+    });
+    this.registryPort = options.registryPort ?? envPort() ?? DEFAULT_REGISTRY_PORT;
+    this.#hub = options.hub;
+    this.#codec = new Codec({ limits: this.limits });
+    this.actors = new ActorSystem({
+      node: name,
+      creation: this.creation,
+      maxMailbox: this.limits.maxMailbox,
+      router: {
+        send: (to, msg) => this.#route(to.node, { op: OP.SEND, to, msg }),
+        sendNamed: (name, node, msg) => this.#route(node, { op: OP.SEND_NAMED, name, node, msg }),
+        link: (from, to) => this.#route(to.node, { op: OP.LINK, from, to }),
+        unlink: (from, to) => this.#route(to.node, { op: OP.UNLINK, from, to }),
+        exit: (from, to, reason, kind) =>
+          this.#route(to.node, { op: kind === "link" ? OP.EXIT : OP.EXIT2, from, to, reason }),
+        monitor: (from, to, ref) =>
+          this.#route(to instanceof Pid ? to.node : to[1], { op: OP.MONITOR, from, to, ref }),
+        demonitor: (from, to, ref) =>
+          this.#route(to instanceof Pid ? to.node : to[1], { op: OP.DEMONITOR, from, to, ref }),
+        down: (from, to, ref, reason) =>
+          this.#route(to.node, { op: OP.DOWN, from, to, ref, reason }),
+      },
+    });
+  }
+
+  /** Starts a node: its listener on 127.0.0.1, and its registration (starting a registry if none runs). */
+  static async start(options: NodeOptions = {}): Promise<Node> {
+    const name = fullNodeName(options.name ?? `node-${randomHex(6)}`);
+    const credentials: Credentials = options.ticket
+      ? { kind: "ticket", name, ticket: options.ticket }
+      : { kind: "cookie", cookie: loadCookie({ cookie: options.cookie }) };
+    const node = new Node(name, credentials, options);
+    try {
+      node.#listener = await tcpListen((t) => node.accept(t));
+      if (options.register !== false) {
+        node.#registration = await keepRegistered({
+          name,
+          port: options.advertisedPort ?? node.#listener.port,
+          credentials,
+          registryPort: node.registryPort,
+        });
+      }
+    } catch (e) {
+      await node.close();
+      throw e;
+    }
+    return node;
+  }
+
+  /** The port of this node's dist listener on 127.0.0.1. */
+  get port(): number {
+    return this.#listener?.port ?? 0;
+  }
+
+  /** Names of the nodes this node is connected to. */
+  nodes(): string[] {
+    return [...this.#conns.keys()];
+  }
+
+  /** Starts an actor running `fn(ctx, ...args)`. */
+  spawn<A extends unknown[]>(fn: ActorFn<A>, ...args: A): Pid {
+    return this.actors.spawn(fn, args);
+  }
+
+  /** Sends a message; see {@linkcode Destination}. Never throws for another node. */
+  send(to: Destination, msg: unknown): void {
+    this.actors.send(to, msg);
+  }
+
+  /** Registers `pid` under `name`; a taken name throws `NameTakenError`. */
+  register(name: string, pid: Pid): void {
+    this.actors.register(name, pid);
+  }
+
+  /** Removes a registered name. */
+  unregister(name: string): boolean {
+    return this.actors.unregister(name);
+  }
+
+  /** The pid registered under `name`. */
+  whereis(name: string): Pid | undefined {
+    return this.actors.whereis(name);
+  }
+
+  /** A mailbox with a pid, driven from outside any actor. */
+  inbox(): Inbox {
+    return this.actors.inbox();
+  }
+
+  /** Sends an exit signal to `pid` ("kill" cannot be trapped). */
+  exit(pid: Pid, reason: ExitReason): void {
+    this.actors.exit(undefined, pid, reason);
+  }
+
+  /** Connects to `node` unless connected already. */
+  async connect(node: string): Promise<void> {
+    await this.#connection(fullNodeName(node));
+  }
+
+  /** Drops the connection to `node`, if any. */
+  disconnectNode(node: string): void {
+    this.#conns.get(node)?.close();
+  }
+
+  // ---- connections ------------------------------------------------------
+
+  /** @internal Accepts an incoming transport (a dist listener or an agent's stdio). */
+  accept(transport: Transport): void {
+    if (this.#closed) return transport.close();
+    openConnection(transport, {
+      role: "acceptor",
+      self: this.name,
+      creation: this.creation,
+      credentials: this.credentials,
+      limits: this.limits,
+      admit: (peer) => this.#admit(peer),
+      handlers: this.#handlers,
+    }).catch(() => {/* a failed handshake only costs that transport */});
+  }
+
+  /** @internal Dials over a ready transport (an SSH-forwarded port, an agent's stdio). */
+  async dial(transport: Transport, peer: string): Promise<void> {
+    await openConnection(transport, this.#dialOptions(peer));
+  }
+
+  #admit(peer: string): string | undefined {
+    if (this.#closed) return "closing";
+    if (this.#hub !== undefined && peer !== this.#hub) return "hub-only";
+    if (this.#dialing.has(peer) && this.name > peer) return "pending";
+    return undefined;
+  }
+
+  #dialOptions(peer: string) {
+    return {
+      role: "initiator" as const,
+      self: this.name,
+      creation: this.creation,
+      credentials: this.credentials,
+      limits: this.limits,
+      peer,
+      handlers: this.#handlers,
+    };
+  }
+
+  readonly #handlers = {
+    up: (conn: Connection) => {
+      const old = this.#conns.get(conn.peer);
+      if (old && old !== conn) old.close(new ConnectError(`${conn.peer} reconnected`));
+      this.#conns.set(conn.peer, conn);
+      this.#flushQueue(conn);
+      const waiters = this.#connWaiters.get(conn.peer);
+      this.#connWaiters.delete(conn.peer);
+      for (const w of waiters ?? []) w(conn);
+      this.events.nodeup?.(conn.peer);
+    },
+    message: (conn: Connection, raw: unknown) => this.#onMessage(conn, raw),
+    down: (conn: Connection, reason: Error | undefined) => {
+      if (this.#conns.get(conn.peer) !== conn) return;
+      this.#conns.delete(conn.peer);
+      this.actors.nodeDown(conn.peer);
+      this.events.nodedown?.(conn.peer, reason);
+    },
+  };
+
+  #connection(node: string): Promise<Connection> {
+    const conn = this.#conns.get(node);
+    if (conn) return Promise.resolve(conn);
+    let dialing = this.#dialing.get(node);
+    if (!dialing) {
+      dialing = this.#dialByName(node).finally(() => this.#dialing.delete(node));
+      this.#dialing.set(node, dialing);
+    }
+    return dialing;
+  }
+
+  async #dialByName(node: string): Promise<Connection> {
+    if (this.#closed) throw new NodeDownError(node, `${this.name} is closed`);
+    if (this.#hub !== undefined) {
+      throw new NodeDownError(node, `${this.name} talks only to its hub ${this.#hub}`);
+    }
+    const port = await lookup(node, { port: this.registryPort });
+    if (port === undefined) throw new NodeDownError(node, `${node} is not registered`);
+    const transport = await tcpConnect(port);
+    try {
+      return await openConnection(transport, this.#dialOptions(node));
+    } catch (e) {
+      if (e instanceof HandshakeRefusedError && e.reason === "pending") {
+        // Both dialled at once; the peer's connection to us wins.
+        return await this.#awaitConnection(node);
+      }
+      throw e;
+    }
+  }
+
+  #awaitConnection(node: string): Promise<Connection> {
+    const existing = this.#conns.get(node);
+    if (existing) return Promise.resolve(existing);
+    return new Promise((resolve, reject) => {
+      const set = this.#connWaiters.get(node) ?? new Set();
+      this.#connWaiters.set(node, set);
+      const timer = setTimeout(() => {
+        set.delete(done);
+        reject(new NodeDownError(node, `${node} did not complete its connection`));
+      }, this.limits.handshakeTimeoutMs);
+      const done = (c: Connection) => {
+        clearTimeout(timer);
+        resolve(c);
+      };
+      set.add(done);
+    });
+  }
+
+  // ---- routing ------------------------------------------------------------
+
+  #route(node: string, ctrl: ControlMessage): void {
+    if (this.#closed) return;
+    // Encoding here makes a value that cannot be sent throw at the sender.
+    const frame = this.#codec.encodeFrame(encodeControl(ctrl));
+    const conn = this.#conns.get(this.#hub ?? node);
+    if (conn) return conn.sendFrame(frame);
+    if (this.#hub !== undefined) return; // hub gone: lost like Erlang's `!`
+    const q = this.#outq.get(node);
+    if (q) return void q.push(frame);
+    this.#outq.set(node, [frame]);
+    this.#connection(node).catch(() => {
+      this.#outq.delete(node);
+      this.actors.nodeDown(node);
+    });
+  }
+
+  #flushQueue(conn: Connection): void {
+    const q = this.#outq.get(conn.peer);
+    if (!q) return;
+    this.#outq.delete(conn.peer);
+    for (const frame of q) conn.sendFrame(frame);
+  }
+
+  #onMessage(conn: Connection, raw: unknown): void {
+    let ctrl: ControlMessage;
+    try {
+      ctrl = decodeControl(raw);
+    } catch (e) {
+      return conn.close(e as Error);
+    }
+    const src = sourceNode(ctrl);
+    if (src !== undefined && src !== conn.peer && conn.peerCredential === "ticket") {
+      return conn.close(new ProtocolError(`${conn.peer} sent a signal claiming to be from ${src}`));
+    }
+    const dest = destinationNode(ctrl);
+    if (dest !== this.name) {
+      // A hub relays for the agents that can only talk to it.
+      if (this.credentials.kind === "cookie" && this.#hub === undefined) {
+        const target = this.#conns.get(dest);
+        if (target && target !== conn) target.send(raw as unknown[]);
+      }
+      return;
+    }
+    this.#dispatch(ctrl);
+  }
+
+  #dispatch(c: ControlMessage): void {
+    const a = this.actors;
+    switch (c.op) {
+      case OP.SEND:
+        return a.deliver(c.to, c.msg);
+      case OP.SEND_NAMED:
+        return a.deliverNamed(c.name, c.msg);
+      case OP.LINK:
+        return a.remoteLink(c.from, c.to);
+      case OP.UNLINK:
+        return a.remoteUnlink(c.from, c.to);
+      case OP.EXIT:
+        return a.exitSignal(c.from, c.to, c.reason, "link");
+      case OP.EXIT2:
+        return a.exitSignal(c.from, c.to, c.reason, "exit");
+      case OP.MONITOR:
+        return a.remoteMonitor(c.from, c.to, c.ref);
+      case OP.DEMONITOR:
+        return a.remoteDemonitor(c.from, c.to, c.ref);
+      case OP.DOWN:
+        return a.remoteDown(c.from, c.to, c.ref, c.reason);
+    }
+  }
+
+  /** Stops every actor, closes every connection and the registration. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.actors.shutdown("killed");
+    for (const conn of [...this.#conns.values()]) conn.close();
+    await this.#registration?.close();
+    await this.#listener?.close();
+  }
+
+  /** Same as `close`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+function envPort(): number | undefined {
+  const v = Deno.env.get("FUSION_REGISTRY_PORT");
+  if (!v) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0 || n > 65535) {
+    throw new TypeError(`FUSION_REGISTRY_PORT must be a port number, not "${v}"`);
+  }
+  return n;
+}
+
+function randomHex(bytes: number): string {
+  return Array.from(
+    crypto.getRandomValues(new Uint8Array(bytes)),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
+}

@@ -14,7 +14,15 @@ import type { Credentials } from "./dist/credentials.ts";
 import { HandshakeRefusedError } from "./dist/handshake.ts";
 import { tcpConnect, tcpListen, type TcpListener } from "./dist/tcp.ts";
 import type { Transport } from "./dist/transport.ts";
-import { ConnectError, NodeDownError, ProtocolError } from "./errors.ts";
+import {
+  AuthenticationError,
+  ConnectError,
+  NodeDownError,
+  NoProcError,
+  ProtocolError,
+  RemoteError,
+  TimeoutError,
+} from "./errors.ts";
 import { type Limits, resolveLimits } from "./limits.ts";
 import { keepRegistered, lookup, type Registration } from "./registry/mod.ts";
 import { Codec } from "./wire/codec.ts";
@@ -41,17 +49,41 @@ export interface NodeOptions {
   hub?: string;
   /** @internal Whether to register with the registry (default true). */
   register?: boolean;
-  /** @internal The port the agent advertises instead of its own listener's. */
-  advertisedPort?: number;
+  /** @internal Maps the listener's port to the one to register (an agent's forward tunnel). */
+  advertise?: (port: number) => Promise<number>;
+  /** @internal Whether to listen for connections (default true). */
+  listen?: boolean;
+  /** @internal Where the hub listens, as seen from this node (an agent's reverse tunnel). */
+  hubPort?: number;
 }
 
-/** Events a node reports about its peers. */
-export interface NodeEvents {
-  /** A connection to `node` came up. */
-  nodeup?: (node: string) => void;
-  /** The connection to `node` went down. */
-  nodedown?: (node: string, reason: Error | undefined) => void;
+/** Options for {@linkcode Node.request}. */
+export interface RequestOptions {
+  /** Rejects with `TimeoutError` after this long; a late reply is dropped. Default 30 000 ms. */
+  timeoutMs?: number;
 }
+
+/** What a service handler learns about a request. */
+export interface ServiceContext {
+  /** The calling process. */
+  from: Pid;
+  /** How the caller's node proved itself: "cookie", "ticket", or "local" for this node. */
+  credential: "cookie" | "ticket" | "local";
+}
+
+/** A request handler registered with {@linkcode Node.serve}. */
+export type Service = (payload: unknown, ctx: ServiceContext) => unknown;
+
+/** Options for {@linkcode Node.serve}. */
+export interface ServeOptions {
+  /** Whether nodes holding only a ticket (remote agents) may call it; default false. */
+  allowTickets?: boolean;
+}
+
+/** Called when a connection to `node` comes up. */
+export type NodeUpListener = (node: string) => void;
+/** Called when the connection to `node` goes down, with why. */
+export type NodeDownListener = (node: string, reason: Error | undefined) => void;
 
 /** Full node name from a short one: "app" → "app@localhost". */
 export function fullNodeName(name: string): string {
@@ -79,15 +111,19 @@ export class Node {
   readonly limits: Limits;
   /** @internal */
   readonly registryPort: number;
-  /** Hooks for peer events. */
-  readonly events: NodeEvents = {};
 
   readonly #hub: string | undefined;
+  readonly #upListeners = new Set<NodeUpListener>();
+  readonly #downListeners = new Set<NodeDownListener>();
+  readonly #hubPort: number | undefined;
   readonly #conns = new Map<string, Connection>();
   readonly #dialing = new Map<string, Promise<Connection>>();
   readonly #outq = new Map<string, Uint8Array[]>();
   readonly #codec: Codec;
   readonly #connWaiters = new Map<string, Set<(c: Connection) => void>>();
+  readonly #services = new Map<string, { fn: Service; allowTickets: boolean }>();
+  readonly #pending = new Map<string, PendingRequest>();
+  #requester: Pid | undefined;
   #listener: TcpListener | undefined;
   #registration: Registration | undefined;
   #closed = false;
@@ -102,6 +138,7 @@ export class Node {
     });
     this.registryPort = options.registryPort ?? envPort() ?? DEFAULT_REGISTRY_PORT;
     this.#hub = options.hub;
+    this.#hubPort = options.hubPort;
     this.#codec = new Codec({ limits: this.limits });
     this.actors = new ActorSystem({
       node: name,
@@ -132,11 +169,14 @@ export class Node {
       : { kind: "cookie", cookie: loadCookie({ cookie: options.cookie }) };
     const node = new Node(name, credentials, options);
     try {
-      node.#listener = await tcpListen((t) => node.accept(t));
-      if (options.register !== false) {
+      if (options.listen !== false) node.#listener = await tcpListen((t) => node.accept(t));
+      if (options.register !== false && node.#listener) {
+        const port = options.advertise
+          ? await options.advertise(node.#listener.port)
+          : node.#listener.port;
         node.#registration = await keepRegistered({
           name,
-          port: options.advertisedPort ?? node.#listener.port,
+          port,
           credentials,
           registryPort: node.registryPort,
         });
@@ -193,6 +233,18 @@ export class Node {
     this.actors.exit(undefined, pid, reason);
   }
 
+  /** Calls `listener` whenever a connection comes up; returns a function that stops it. */
+  onNodeUp(listener: NodeUpListener): () => void {
+    this.#upListeners.add(listener);
+    return () => this.#upListeners.delete(listener);
+  }
+
+  /** Calls `listener` whenever a connection goes down; returns a function that stops it. */
+  onNodeDown(listener: NodeDownListener): () => void {
+    this.#downListeners.add(listener);
+    return () => this.#downListeners.delete(listener);
+  }
+
   /** Connects to `node` unless connected already. */
   async connect(node: string): Promise<void> {
     await this.#connection(fullNodeName(node));
@@ -201,6 +253,99 @@ export class Node {
   /** Drops the connection to `node`, if any. */
   disconnectNode(node: string): void {
     this.#conns.get(node)?.close();
+  }
+
+  // ---- requests -----------------------------------------------------------
+
+  /** Offers a service that other nodes call with {@linkcode Node.request}. */
+  serve(kind: string, fn: Service, options: ServeOptions = {}): void {
+    this.#services.set(kind, { fn, allowTickets: options.allowTickets ?? false });
+  }
+
+  /**
+   * Calls service `kind` on `node` and resolves with its result. Rejects with
+   * `RemoteError` when the handler threw, `NodeDownError` when the node went
+   * away first, `TimeoutError` after `timeoutMs`.
+   */
+  request(
+    node: string,
+    kind: string,
+    payload: unknown,
+    options: RequestOptions = {},
+  ): Promise<unknown> {
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    const ref = this.actors.makeRef();
+    const from = this.#requester ??= this.actors.inbox().self;
+    if (node === this.name) {
+      return this.#runService(kind, payload, { from, credential: "local" });
+    }
+    return new Promise((resolve, reject) => {
+      const key = String(ref);
+      const timer = setTimeout(() => {
+        this.#pending.delete(key);
+        reject(new TimeoutError(`request "${kind}" to ${node} took over ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#pending.set(key, { node, resolve, reject, timer });
+      try {
+        this.#route(node, { op: OP.REQUEST, from, node, ref, kind, payload });
+      } catch (e) {
+        clearTimeout(timer);
+        this.#pending.delete(key);
+        reject(e);
+      }
+    });
+  }
+
+  async #runService(kind: string, payload: unknown, ctx: ServiceContext): Promise<unknown> {
+    const service = this.#services.get(kind);
+    if (!service) throw new NoProcError(`${this.name} offers no service "${kind}"`);
+    if (ctx.credential === "ticket" && !service.allowTickets) {
+      throw new AuthenticationError(
+        `${this.name} refuses "${kind}" from ${ctx.from.node}: agents may not ask for it`,
+      );
+    }
+    return await service.fn(payload, ctx);
+  }
+
+  #onRequest(conn: Connection, c: Extract<ControlMessage, { op: typeof OP.REQUEST }>): void {
+    const reply = (ok: boolean, value: unknown) => {
+      try {
+        this.#route(c.from.node, { op: OP.REPLY, node: c.from.node, ref: c.ref, ok, value });
+      } catch (e) {
+        this.#route(c.from.node, {
+          op: OP.REPLY,
+          node: c.from.node,
+          ref: c.ref,
+          ok: false,
+          value: e,
+        });
+      }
+    };
+    this.#runService(c.kind, c.payload, { from: c.from, credential: conn.peerCredential })
+      .then((v) => reply(true, v), (e) => reply(false, e));
+  }
+
+  #onReply(c: Extract<ControlMessage, { op: typeof OP.REPLY }>): void {
+    const key = String(c.ref);
+    const p = this.#pending.get(key);
+    if (!p) return; // timed out: dropped
+    this.#pending.delete(key);
+    clearTimeout(p.timer);
+    if (c.ok) p.resolve(c.value);
+    else {p.reject(
+        c.value instanceof Error
+          ? c.value
+          : new RemoteError({ name: "Error", message: String(c.value) }, { node: p.node }),
+      );}
+  }
+
+  #failPending(node: string, reason: Error | undefined): void {
+    for (const [key, p] of this.#pending) {
+      if (p.node !== node && this.#hub === undefined) continue;
+      this.#pending.delete(key);
+      clearTimeout(p.timer);
+      p.reject(new NodeDownError(node, `${node} went down before it answered`, { cause: reason }));
+    }
   }
 
   // ---- connections ------------------------------------------------------
@@ -252,14 +397,15 @@ export class Node {
       const waiters = this.#connWaiters.get(conn.peer);
       this.#connWaiters.delete(conn.peer);
       for (const w of waiters ?? []) w(conn);
-      this.events.nodeup?.(conn.peer);
+      for (const l of this.#upListeners) l(conn.peer);
     },
     message: (conn: Connection, raw: unknown) => this.#onMessage(conn, raw),
     down: (conn: Connection, reason: Error | undefined) => {
       if (this.#conns.get(conn.peer) !== conn) return;
       this.#conns.delete(conn.peer);
       this.actors.nodeDown(conn.peer);
-      this.events.nodedown?.(conn.peer, reason);
+      this.#failPending(conn.peer, reason);
+      for (const l of this.#downListeners) l(conn.peer, reason);
     },
   };
 
@@ -276,10 +422,10 @@ export class Node {
 
   async #dialByName(node: string): Promise<Connection> {
     if (this.#closed) throw new NodeDownError(node, `${this.name} is closed`);
-    if (this.#hub !== undefined) {
+    if (this.#hub !== undefined && (node !== this.#hub || this.#hubPort === undefined)) {
       throw new NodeDownError(node, `${this.name} talks only to its hub ${this.#hub}`);
     }
-    const port = await lookup(node, { port: this.registryPort });
+    const port = this.#hubPort ?? await lookup(node, { port: this.registryPort });
     if (port === undefined) throw new NodeDownError(node, `${node} is not registered`);
     const transport = await tcpConnect(port);
     try {
@@ -317,15 +463,16 @@ export class Node {
     if (this.#closed) return;
     // Encoding here makes a value that cannot be sent throw at the sender.
     const frame = this.#codec.encodeFrame(encodeControl(ctrl));
-    const conn = this.#conns.get(this.#hub ?? node);
+    node = this.#hub ?? node;
+    const conn = this.#conns.get(node);
     if (conn) return conn.sendFrame(frame);
-    if (this.#hub !== undefined) return; // hub gone: lost like Erlang's `!`
     const q = this.#outq.get(node);
     if (q) return void q.push(frame);
     this.#outq.set(node, [frame]);
-    this.#connection(node).catch(() => {
+    this.#connection(node).catch((e) => {
       this.#outq.delete(node);
       this.actors.nodeDown(node);
+      this.#failPending(node, e);
     });
   }
 
@@ -349,17 +496,28 @@ export class Node {
     }
     const dest = destinationNode(ctrl);
     if (dest !== this.name) {
-      // A hub relays for the agents that can only talk to it.
+      // A hub relays for the agents that can only talk to it, but never their requests.
+      if (ctrl.op === OP.REQUEST && conn.peerCredential === "ticket") {
+        return this.#route(ctrl.from.node, {
+          op: OP.REPLY,
+          node: ctrl.from.node,
+          ref: ctrl.ref,
+          ok: false,
+          value: new AuthenticationError(`${this.name} does not relay requests from agents`),
+        });
+      }
       if (this.credentials.kind === "cookie" && this.#hub === undefined) {
         const target = this.#conns.get(dest);
         if (target && target !== conn) target.send(raw as unknown[]);
       }
       return;
     }
+    if (ctrl.op === OP.REQUEST) return this.#onRequest(conn, ctrl);
+    if (ctrl.op === OP.REPLY) return this.#onReply(ctrl);
     this.#dispatch(ctrl);
   }
 
-  #dispatch(c: ControlMessage): void {
+  #dispatch(c: Exclude<ControlMessage, { op: typeof OP.REQUEST | typeof OP.REPLY }>): void {
     const a = this.actors;
     switch (c.op) {
       case OP.SEND:
@@ -388,6 +546,11 @@ export class Node {
     if (this.#closed) return;
     this.#closed = true;
     this.actors.shutdown("killed");
+    for (const p of this.#pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(new NodeDownError(p.node, `${this.name} closed`));
+    }
+    this.#pending.clear();
     for (const conn of [...this.#conns.values()]) conn.close();
     await this.#registration?.close();
     await this.#listener?.close();
@@ -397,6 +560,13 @@ export class Node {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+interface PendingRequest {
+  node: string;
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+  timer: ReturnType<typeof setTimeout>;
 }
 
 function envPort(): number | undefined {

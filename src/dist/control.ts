@@ -13,6 +13,8 @@ export const OP = Object.freeze({
   MONITOR: 7,
   DEMONITOR: 8,
   DOWN: 9,
+  REQUEST: 10,
+  REPLY: 11,
 });
 
 /** A process addressed by name on a node. */
@@ -25,7 +27,9 @@ export type ControlMessage =
   | { op: typeof OP.LINK | typeof OP.UNLINK; from: Pid; to: Pid }
   | { op: typeof OP.EXIT | typeof OP.EXIT2; from: Pid; to: Pid; reason: unknown }
   | { op: typeof OP.MONITOR | typeof OP.DEMONITOR; from: Pid; to: Pid | Named; ref: Ref }
-  | { op: typeof OP.DOWN; from: Pid | Named; to: Pid; ref: Ref; reason: unknown };
+  | { op: typeof OP.DOWN; from: Pid | Named; to: Pid; ref: Ref; reason: unknown }
+  | { op: typeof OP.REQUEST; from: Pid; node: string; ref: Ref; kind: string; payload: unknown }
+  | { op: typeof OP.REPLY; node: string; ref: Ref; ok: boolean; value: unknown };
 
 /** Builds the wire form of a control message. */
 export function encodeControl(m: ControlMessage): unknown[] {
@@ -45,6 +49,10 @@ export function encodeControl(m: ControlMessage): unknown[] {
       return [m.op, m.from, m.to, m.ref];
     case OP.DOWN:
       return [m.op, m.from, m.to, m.ref, m.reason];
+    case OP.REQUEST:
+      return [m.op, m.from, m.node, m.ref, m.kind, m.payload];
+    case OP.REPLY:
+      return [m.op, m.node, m.ref, m.ok, m.value];
   }
 }
 
@@ -100,6 +108,20 @@ export function decodeControl(v: unknown): ControlMessage {
     case OP.DOWN:
       arity(5);
       return { op, from: pidOrNamed(v[1]), to: pid(v[2]), ref: ref(v[3]), reason: v[4] };
+    case OP.REQUEST:
+      arity(6);
+      return {
+        op,
+        from: pid(v[1]),
+        node: str(v[2]),
+        ref: ref(v[3]),
+        kind: str(v[4]),
+        payload: v[5],
+      };
+    case OP.REPLY:
+      arity(5);
+      if (typeof v[3] !== "boolean") throw new ProtocolError("control message: expected ok flag");
+      return { op, node: str(v[1]), ref: ref(v[2]), ok: v[3], value: v[4] };
     default:
       throw new ProtocolError(`control message: unknown operation ${String(op)}`);
   }
@@ -107,13 +129,13 @@ export function decodeControl(v: unknown): ControlMessage {
 
 /** The node a control message is addressed to, for routing and relaying. */
 export function destinationNode(m: ControlMessage): string {
-  if (m.op === OP.SEND_NAMED) return m.node;
+  if (m.op === OP.SEND_NAMED || m.op === OP.REQUEST || m.op === OP.REPLY) return m.node;
   return m.to instanceof Pid ? m.to.node : m.to[1];
 }
 
 /** The node a control message claims to come from (undefined for sends, which carry no sender). */
 export function sourceNode(m: ControlMessage): string | undefined {
-  if (m.op === OP.SEND || m.op === OP.SEND_NAMED) return undefined;
+  if (m.op === OP.SEND || m.op === OP.SEND_NAMED || m.op === OP.REPLY) return undefined;
   if (m.op === OP.DOWN) return m.from instanceof Pid ? m.from.node : m.from[1];
   return m.from.node;
 }

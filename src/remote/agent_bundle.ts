@@ -1,0 +1,33 @@
+import { AGENT_BUNDLE_URL } from "../agent/bundle_location.ts";
+import { BootstrapError } from "../errors.ts";
+
+/** The prebuilt agent: its code and the hex sha256 that names it on servers. */
+export interface AgentBundle {
+  code: Uint8Array;
+  hash: string;
+}
+
+let cached: Promise<AgentBundle> | undefined;
+
+/** Loads the prebuilt agent bundle once per process. */
+export function agentBundle(): Promise<AgentBundle> {
+  return cached ??= (async () => {
+    let code: Uint8Array;
+    try {
+      code = new Uint8Array(await (await fetch(AGENT_BUNDLE_URL)).arrayBuffer());
+    } catch (e) {
+      cached = undefined;
+      throw new BootstrapError(
+        `the agent bundle is missing at ${AGENT_BUNDLE_URL}; run \`deno task build:agent\``,
+        { cause: e },
+      );
+    }
+    return { code, hash: await sha256Hex(code) };
+  })();
+}
+
+/** Hex sha256 of bytes. */
+export async function sha256Hex(data: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}

@@ -1,0 +1,280 @@
+import { createServer, type Server, type Socket } from "node:net";
+import { type Credentials, macEqual, proofKey } from "../dist/credentials.ts";
+import { AuthenticationError, ConnectError } from "../errors.ts";
+import { type Limits, resolveLimits } from "../limits.ts";
+import { FrameSocket } from "./_frame_socket.ts";
+import { isPort, type RegistryErrorCode } from "./_protocol.ts";
+import { isValidNodeName } from "./node_name.ts";
+import { registrationProof } from "./registration_proof.ts";
+import { resolveRegistryPort } from "./registry_port.ts";
+
+/** One registered node. */
+export interface RegistryEntry {
+  /** Its full name, e.g. "app@localhost". */
+  name: string;
+  /** The port it advertised (its dist listener, as seen from this host). */
+  port: number;
+}
+
+/** Options for {@linkcode RegistryServer.listen}. */
+export interface RegistryServerOptions {
+  /** Must be the cookie: the registry checks proofs for every name. */
+  credentials: Credentials;
+  /** Port on 127.0.0.1; 0 lets the kernel choose. Default `FUSION_REGISTRY_PORT`, else 4370. */
+  port?: number;
+  /**
+   * Receive-side limits: `maxRegistryFrameBytes` bounds request frames,
+   * `handshakeTimeoutMs` bounds the time from accept to a query's answer or a registration.
+   */
+  limits?: Partial<Limits>;
+  /** Delay before refusing the first failed proof; it doubles with each recent failure. Default 50 ms. */
+  failureDelayMs?: number;
+  /** Cap of that delay. Default 2000 ms. */
+  maxFailureDelayMs?: number;
+}
+
+/** Failures further apart than this start the count again. */
+const FAILURE_MEMORY_MS = 30_000;
+const NONCE_BYTES = 32;
+
+type ConnState = "new" | "challenged" | "registered" | "closing";
+
+interface Conn {
+  state: ConnState;
+  fs: FrameSocket;
+  name: string;
+  port: number;
+  nonce: Uint8Array;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+/**
+ * The port mapper (epmd's role): maps node names to ports on 127.0.0.1. A
+ * registration, proven with the cookie or the name's ticket, lives as long as
+ * its TCP connection. Lookups and listings need no proof.
+ */
+export class RegistryServer implements AsyncDisposable {
+  /** The port it listens on, 127.0.0.1 only. */
+  readonly port: number;
+  readonly #server: Server;
+  readonly #cookieCreds: Credentials;
+  readonly #limits: Limits;
+  readonly #frameLimits: Limits;
+  readonly #failureDelayMs: number;
+  readonly #maxFailureDelayMs: number;
+  readonly #conns = new Set<Conn>();
+  readonly #names = new Map<string, Conn>();
+  #failures = 0;
+  #lastFailureAt = 0;
+  #closing: Promise<void> | undefined;
+
+  private constructor(server: Server, port: number, options: RegistryServerOptions) {
+    this.#server = server;
+    this.port = port;
+    this.#cookieCreds = options.credentials;
+    this.#limits = resolveLimits(options.limits);
+    this.#frameLimits = { ...this.#limits, maxFrameBytes: this.#limits.maxRegistryFrameBytes };
+    this.#failureDelayMs = options.failureDelayMs ?? 50;
+    this.#maxFailureDelayMs = options.maxFailureDelayMs ?? 2000;
+  }
+
+  /**
+   * Starts a registry on 127.0.0.1. Throws `AuthenticationError` for ticket
+   * credentials, and `ConnectError` when the port cannot be bound (its `cause`
+   * has `code: "EADDRINUSE"` when another registry holds it).
+   */
+  static listen(options: RegistryServerOptions): Promise<RegistryServer> {
+    if (options.credentials.kind !== "cookie") {
+      return Promise.reject(
+        new AuthenticationError(
+          "only a cookie holder can host the registry; a ticket proves one name",
+        ),
+      );
+    }
+    const port = resolveRegistryPort(options.port);
+    return new Promise((resolve, reject) => {
+      let registry: RegistryServer | undefined;
+      const server = createServer((socket) => {
+        if (registry) registry.#accept(socket);
+        else socket.destroy();
+      });
+      const fail = (e: Error) => {
+        reject(new ConnectError(`cannot listen on 127.0.0.1:${port}: ${e.message}`, { cause: e }));
+      };
+      server.once("error", fail);
+      server.listen({ host: "127.0.0.1", port }, () => {
+        server.off("error", fail);
+        server.on("error", () => {});
+        const addr = server.address();
+        registry = new RegistryServer(
+          server,
+          typeof addr === "object" && addr ? addr.port : port,
+          options,
+        );
+        resolve(registry);
+      });
+    });
+  }
+
+  /** The port registered for `name`, if any. */
+  lookup(name: string): number | undefined {
+    return this.#names.get(name)?.port;
+  }
+
+  /** Every live registration, sorted by name. */
+  entries(): RegistryEntry[] {
+    return [...this.#names.values()]
+      .map((c) => ({ name: c.name, port: c.port }))
+      .sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  }
+
+  /** Stops listening and drops every connection, which ends every registration. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const stopped = new Promise<void>((r) => this.#server.close(() => r()));
+      const conns = [...this.#conns];
+      for (const c of conns) {
+        this.#clearTimer(c);
+        c.state = "closing";
+        c.fs.destroy();
+      }
+      await Promise.all([stopped, ...conns.map((c) => c.fs.closed)]);
+      this.#names.clear();
+    })();
+    return this.#closing;
+  }
+
+  /** Same as `close`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #accept(socket: Socket): void {
+    if (this.#closing) {
+      socket.destroy();
+      return;
+    }
+    const conn: Conn = {
+      state: "new",
+      fs: undefined as unknown as FrameSocket,
+      name: "",
+      port: 0,
+      nonce: new Uint8Array(0),
+      timer: undefined,
+    };
+    conn.fs = new FrameSocket(socket, this.#frameLimits, {
+      message: (v) => this.#message(conn, v),
+      broken: (e) => this.#refuse(conn, "bad_request", e.message),
+      close: () => this.#closed(conn),
+    });
+    this.#conns.add(conn);
+    const ms = this.#limits.handshakeTimeoutMs;
+    conn.timer = setTimeout(
+      () => this.#refuse(conn, "timeout", `no complete request within ${ms} ms`),
+      ms,
+    );
+  }
+
+  #message(conn: Conn, v: unknown): void {
+    switch (conn.state) {
+      case "new":
+        return this.#request(conn, v);
+      case "challenged":
+        return this.#proof(conn, v);
+      case "registered":
+        return this.#refuse(conn, "bad_request", "nothing may follow a registration");
+      case "closing":
+        return;
+    }
+  }
+
+  #request(conn: Conn, v: unknown): void {
+    if (!Array.isArray(v) || typeof v[0] !== "string") {
+      return this.#refuse(conn, "bad_request", "a request is an array starting with its verb");
+    }
+    switch (v[0]) {
+      case "lookup":
+        if (v.length !== 2) return this.#refuse(conn, "bad_request", 'expected ["lookup", name]');
+        if (!isValidNodeName(v[1])) return this.#refuse(conn, "bad_name", "invalid node name");
+        return this.#answer(conn, ["ok", this.lookup(v[1]) ?? null]);
+      case "names":
+        if (v.length !== 1) return this.#refuse(conn, "bad_request", 'expected ["names"]');
+        return this.#answer(conn, ["ok", this.entries().map((e) => [e.name, e.port])]);
+      case "register":
+        if (v.length !== 3) {
+          return this.#refuse(conn, "bad_request", 'expected ["register", name, port]');
+        }
+        if (!isValidNodeName(v[1])) return this.#refuse(conn, "bad_name", "invalid node name");
+        if (!isPort(v[2])) return this.#refuse(conn, "bad_port", "port must be 1-65535");
+        conn.name = v[1];
+        conn.port = v[2];
+        conn.nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
+        conn.state = "challenged";
+        conn.fs.send(["challenge", conn.nonce]);
+        return;
+      default:
+        return this.#refuse(conn, "bad_request", "unknown request");
+    }
+  }
+
+  #proof(conn: Conn, v: unknown): void {
+    if (!Array.isArray(v) || v.length !== 2 || v[0] !== "prove" || !(v[1] instanceof Uint8Array)) {
+      return this.#refuse(conn, "bad_request", 'expected ["prove", mac]');
+    }
+    const key = proofKey(this.#cookieCreds, conn.name)!;
+    const expected = registrationProof(key, conn);
+    if (!macEqual(expected, v[1])) return this.#failure(conn);
+    const holder = this.#names.get(conn.name);
+    if (holder && holder !== conn) {
+      return this.#refuse(conn, "name_taken", `${conn.name} is already registered`);
+    }
+    this.#clearTimer(conn);
+    conn.state = "registered";
+    this.#names.set(conn.name, conn);
+    conn.fs.send(["ok"]);
+  }
+
+  // Slows guessing down for everyone: all tunnelled clients share 127.0.0.1.
+  #failure(conn: Conn): void {
+    const now = Date.now();
+    if (now - this.#lastFailureAt > FAILURE_MEMORY_MS) this.#failures = 0;
+    this.#lastFailureAt = now;
+    this.#failures++;
+    const delay = Math.min(
+      this.#maxFailureDelayMs,
+      this.#failureDelayMs * 2 ** Math.min(this.#failures - 1, 30),
+    );
+    this.#clearTimer(conn);
+    conn.state = "closing";
+    conn.timer = setTimeout(() => {
+      conn.timer = undefined;
+      conn.fs.send(["error", "auth_failed", `wrong proof for ${conn.name}`]);
+      conn.fs.end();
+    }, delay);
+  }
+
+  #answer(conn: Conn, reply: unknown[]): void {
+    this.#clearTimer(conn);
+    if (this.#names.get(conn.name) === conn) this.#names.delete(conn.name);
+    conn.state = "closing";
+    conn.fs.send(reply);
+    conn.fs.end();
+  }
+
+  #refuse(conn: Conn, code: RegistryErrorCode, message: string): void {
+    if (conn.state === "closing") return;
+    this.#answer(conn, ["error", code, message]);
+  }
+
+  #closed(conn: Conn): void {
+    this.#clearTimer(conn);
+    this.#conns.delete(conn);
+    if (this.#names.get(conn.name) === conn) this.#names.delete(conn.name);
+    conn.state = "closing";
+  }
+
+  #clearTimer(conn: Conn): void {
+    if (conn.timer !== undefined) clearTimeout(conn.timer);
+    conn.timer = undefined;
+  }
+}

@@ -6,6 +6,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { dirname } from "node:path";
 import { Duplex } from "node:stream";
 import { AuthError, ConnectError, HostKeyError, TargetError, TimeoutError } from "../errors.ts";
 import type {
@@ -107,7 +108,9 @@ function buildConfig(t: Target, r: ResolvedTarget, o: SystemConnectOptions): str
     const agent = r.credentials[0];
     if (agent?.type === "agent") lines.push(`  IdentityAgent ${cfgQuote(agent.socket)}`);
   }
-  if (r.configFile !== undefined) {
+  if (r.configFile === "/dev/null") {
+    // like `ssh -F /dev/null`: no config at all
+  } else if (r.configFile !== undefined) {
     lines.push(`  Include ${cfgQuote(r.configFile)}`);
   } else {
     const user = `${homeDir()}/.ssh/config`;
@@ -160,6 +163,10 @@ export async function connectSystem(
     }
   }
   if (r.policy !== "insecure") await loadKnownHosts(r.knownHosts); // unreadable → one-line error
+  if (r.policy === "accept-new") {
+    // ssh creates only ~/.ssh itself; make the file's directory like the ssh2 backend does.
+    await Deno.mkdir(dirname(r.knownHosts[0]!), { recursive: true, mode: 0o700 });
+  }
   if (t.proxyJump !== undefined && (!JUMP_RE.test(t.proxyJump) || t.proxyJump.startsWith("-"))) {
     throw new TargetError(`malformed proxyJump "${t.proxyJump}"`);
   }

@@ -24,12 +24,9 @@ import {
   TimeoutError,
 } from "./errors.ts";
 import { type Limits, resolveLimits } from "./limits.ts";
-import { keepRegistered, lookup, type Registration } from "./registry/mod.ts";
+import { keepRegistered, lookup, type Registration, resolveRegistryPort } from "./registry/mod.ts";
 import { Codec } from "./wire/codec.ts";
 import { Pid } from "./wire/pid.ts";
-
-/** The default registry port, like epmd's 4369. */
-export const DEFAULT_REGISTRY_PORT = 4370;
 
 /** Options for {@linkcode Node.start}. */
 export interface NodeOptions {
@@ -109,8 +106,7 @@ export class Node {
   readonly credentials: Credentials;
   /** @internal */
   readonly limits: Limits;
-  /** @internal */
-  readonly registryPort: number;
+  readonly #registryPort: number;
 
   readonly #hub: string | undefined;
   readonly #upListeners = new Set<NodeUpListener>();
@@ -136,7 +132,7 @@ export class Node {
       ...options.limits,
       ...(options.tickTimeoutMs !== undefined ? { tickTimeoutMs: options.tickTimeoutMs } : {}),
     });
-    this.registryPort = options.registryPort ?? envPort() ?? DEFAULT_REGISTRY_PORT;
+    this.#registryPort = resolveRegistryPort(options.registryPort);
     this.#hub = options.hub;
     this.#hubPort = options.hubPort;
     this.#codec = new Codec({ limits: this.limits });
@@ -178,7 +174,7 @@ export class Node {
           name,
           port,
           credentials,
-          registryPort: node.registryPort,
+          registryPort: node.#registryPort,
         });
       }
     } catch (e) {
@@ -186,6 +182,11 @@ export class Node {
       throw e;
     }
     return node;
+  }
+
+  /** The registry's port (the kernel's choice when 0 was asked for). */
+  get registryPort(): number {
+    return this.#registration?.registryPort ?? this.#registryPort;
   }
 
   /** The port of this node's dist listener on 127.0.0.1. */
@@ -567,16 +568,6 @@ interface PendingRequest {
   resolve(v: unknown): void;
   reject(e: Error): void;
   timer: ReturnType<typeof setTimeout>;
-}
-
-function envPort(): number | undefined {
-  const v = Deno.env.get("FUSION_REGISTRY_PORT");
-  if (!v) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0 || n > 65535) {
-    throw new TypeError(`FUSION_REGISTRY_PORT must be a port number, not "${v}"`);
-  }
-  return n;
 }
 
 function randomHex(bytes: number): string {

@@ -21,6 +21,7 @@ export async function buildAgentBundle(): Promise<Uint8Array> {
     conditions: ["deno", "import", "default"],
     external: ["node:*"],
     minify: true,
+    keepNames: true,
     legalComments: "none",
     logLevel: "silent",
     nodePaths: [new URL("../../node_modules", import.meta.url).pathname],

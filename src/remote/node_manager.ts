@@ -178,7 +178,7 @@ class Session {
     this.step = "ssh connect";
     const ssh = this.#ssh = await connectSsh(this.#target, {
       ...(o.sshConfig !== undefined ? { sshConfig: o.sshConfig } : {}),
-      ...(o.log ? { log: (l: string) => this.#log(l) } : {}),
+      ...(o.log ? { debug: (l: string) => this.#log(l) } : {}),
     });
     const bundle = await bundleP;
 
@@ -219,29 +219,22 @@ class Session {
     agent.duplex.write(codec.encodeFrame(config));
     this.#watchStderr(agent);
 
-    const first = await Promise.race([frames.next(), agent.exit]);
-    if ("code" in first) {
-      if (first.code === EXIT_NEED_AGENT) {
-        this.step = "upload agent";
-        this.#log(`uploading the agent (${bundle.code.length} bytes)`);
-        await this.#install(ssh, bundle.hash, bundle.code);
-        this.step = "start agent";
-        agent = await ssh.exec(startScript(bundle.hash, this.#target.deno));
-        agent.duplex.on("error", () => {/* judged by its exit status */});
-        frames = this.#setupFrames(agent.duplex);
-        agent.duplex.write(codec.encodeFrame(config));
-        this.#watchStderr(agent);
-        const again = await Promise.race([frames.next(), agent.exit]);
-        if ("code" in again) throw this.#bootstrapError(again.code);
-        this.#agent = agent;
-        await this.#afterFirstFrame(again.value, frames, codec);
-      } else {
-        throw this.#bootstrapError(first.code);
-      }
-    } else {
-      this.#agent = agent;
-      await this.#afterFirstFrame(first.value, frames, codec);
+    let first = await firstFrame(frames, agent);
+    if (first.exit === EXIT_NEED_AGENT) {
+      this.step = "upload agent";
+      this.#log(`uploading the agent (${bundle.code.length} bytes)`);
+      await this.#install(ssh, bundle.hash, bundle.code);
+      this.step = "start agent";
+      agent = await ssh.exec(startScript(bundle.hash, this.#target.deno));
+      agent.duplex.on("error", () => {/* judged by its exit status */});
+      frames = this.#setupFrames(agent.duplex);
+      agent.duplex.write(codec.encodeFrame(config));
+      this.#watchStderr(agent);
+      first = await firstFrame(frames, agent);
     }
+    if (!("frame" in first)) throw this.#bootstrapError(first.exit);
+    this.#agent = agent;
+    await this.#afterFirstFrame(first.frame, frames, codec);
 
     this.remote = new RemoteNode(this.#name, node, () => this.teardown());
     this.#unsubscribe = node.onNodeDown((peer) => {
@@ -349,6 +342,8 @@ class Session {
 
   async #install(ssh: SshBackend, hash: string, code: Uint8Array): Promise<void> {
     const ch = await ssh.exec(installScript(hash));
+    ch.stdout.resume(); // the channel closes only once its output is read
+    this.#watchStderr(ch);
     ch.stdin.end(code);
     const { code: status } = await ch.exit;
     if (status === 0) return;
@@ -405,6 +400,17 @@ class Session {
       }
     })();
   }
+}
+
+// The agent's first setup frame, or its exit status when it ended instead.
+async function firstFrame(
+  frames: AsyncIterator<unknown>,
+  agent: ExecChannel,
+): Promise<{ frame: unknown } | { exit: number | null }> {
+  const r = await Promise.race([frames.next(), agent.exit]);
+  if ("code" in r) return { exit: r.code };
+  if (r.done) return { exit: (await agent.exit).code };
+  return { frame: r.value };
 }
 
 function delay(ms: number): Promise<void> {

@@ -7,6 +7,7 @@ import type { Duplex, Readable } from "node:stream";
 export interface Ssh2Channel extends Duplex {
   stderr: Readable;
   close(): void;
+  signal(name: string): boolean;
 }
 
 /** Next authentication attempt handed to ssh2's authHandler callback. */

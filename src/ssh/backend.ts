@@ -35,7 +35,11 @@ export interface ExecChannel {
   readonly duplex: Duplex;
   /** Resolves when the command has ended and its output streams are finished. Never rejects. */
   readonly exit: Promise<ExecExit>;
-  /** Closes the channel (the remote command gets EOF/SIGHUP); `exit` resolves after. */
+  /**
+   * Closes the channel; `exit` resolves after. The ssh2 backend first sends the
+   * command SIGTERM; with the system backend the command sees EOF on stdin and a
+   * closed stdout (sshd itself never kills a command whose channel closed).
+   */
   close(): void;
 }
 

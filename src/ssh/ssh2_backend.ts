@@ -407,9 +407,9 @@ class Ssh2Backend implements SshBackend {
     return ch;
   }
 
-  exec(command: string, options: ExecOptions = {}): Promise<ExecChannel> {
+  async exec(command: string, options: ExecOptions = {}): Promise<ExecChannel> {
     this.#ensureOpen();
-    return new Promise((resolve, reject) => {
+    return await new Promise((resolve, reject) => {
       this.#client.exec(command, (err, channel) => {
         if (err) {
           reject(
@@ -439,6 +439,8 @@ class Ssh2Backend implements SshBackend {
           exit,
           close: () => {
             try {
+              // sshd does not stop a command when its channel closes; TERM does.
+              channel.signal("TERM");
               channel.close();
             } catch {
               channel.destroy();
@@ -470,7 +472,7 @@ class Ssh2Backend implements SshBackend {
     return ch;
   }
 
-  forward(remotePort: number, options: ForwardOptions = {}): Promise<ForwardTunnel> {
+  async forward(remotePort: number, options: ForwardOptions = {}): Promise<ForwardTunnel> {
     this.#ensureOpen();
     const remoteHost = options.remoteHost ?? "127.0.0.1";
     const sockets = new Set<Socket>();
@@ -493,7 +495,7 @@ class Ssh2Backend implements SshBackend {
         }, () => socket.destroy());
     });
     this.#servers.add(server);
-    return new Promise((resolve, reject) => {
+    return await new Promise((resolve, reject) => {
       server.once("error", (e) => {
         this.#servers.delete(server);
         reject(new ConnectError(`cannot listen on 127.0.0.1: ${firstLine(e)}`, { cause: e }));
@@ -540,10 +542,10 @@ class Ssh2Backend implements SshBackend {
     });
   }
 
-  reverse(localPort: number, options: ReverseOptions = {}): Promise<ReverseTunnel> {
+  async reverse(localPort: number, options: ReverseOptions = {}): Promise<ReverseTunnel> {
     this.#ensureOpen();
     const localHost = options.localHost ?? "127.0.0.1";
-    return new Promise((resolve, reject) => {
+    return await new Promise((resolve, reject) => {
       this.#client.forwardIn("127.0.0.1", options.remotePort ?? 0, (err, port) => {
         if (err) {
           reject(

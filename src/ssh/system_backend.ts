@@ -446,7 +446,7 @@ class SystemBackend implements SshBackend {
     return dec.decode(out);
   }
 
-  exec(command: string, options: ExecOptions = {}): Promise<ExecChannel> {
+  async exec(command: string, options: ExecOptions = {}): Promise<ExecChannel> {
     this.#ensureOpen();
     const child = this.#spawn(["-T", ...this.#m.destination, command]);
     const exit = new Promise<ExecExit>((res) =>
@@ -461,7 +461,7 @@ class SystemBackend implements SshBackend {
     options.signal?.addEventListener("abort", onAbort, { once: true });
     exit.then(() => options.signal?.removeEventListener("abort", onAbort));
     let duplex: Duplex | undefined;
-    return Promise.resolve({
+    return await Promise.resolve({
       stdin: child.stdin!,
       stdout: child.stdout!,
       stderr: child.stderr!,
@@ -543,12 +543,37 @@ class SystemBackend implements SshBackend {
   async reverse(localPort: number, options: ReverseOptions = {}): Promise<ReverseTunnel> {
     this.#ensureOpen();
     const localHost = options.localHost ?? "127.0.0.1";
-    const lh = localHost.includes(":") ? `[${localHost}]` : localHost;
     const asked = options.remotePort ?? 0;
+    // sshd connects back to a private Unix socket that this process bridges to
+    // localHost:localPort. Each tunnel has its own socket, so two tunnels to one
+    // local port are two forwards (ssh's mux would merge "-R 0:host:port" twins).
+    const sockPath = `${this.#m.dir}/rev-${++this.#seq}`;
+    const sockets = new Set<Socket>();
+    const server = createServer((sock) => {
+      sock.on("error", () => {});
+      sockets.add(sock);
+      this.#sockets.add(sock);
+      sock.once("close", () => {
+        sockets.delete(sock);
+        this.#sockets.delete(sock);
+      });
+      const local = createConnection({ host: localHost, port: localPort, noDelay: true });
+      local.on("error", () => {});
+      local.once("connect", () => local.setNoDelay(true));
+      splice(sock, local);
+    });
+    this.#servers.add(server);
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen({ path: sockPath }, () => resolve());
+    });
+    const spec = `127.0.0.1:${asked}:${sockPath}`;
     let out: string;
     try {
-      out = await this.#control(["-O", "forward", "-R", `127.0.0.1:${asked}:${lh}:${localPort}`]);
+      out = await this.#control(["-O", "forward", "-R", spec]);
     } catch (e) {
+      this.#servers.delete(server);
+      server.close();
       throw new ConnectError(
         `${describe(this.remote)} refused a reverse tunnel (is AllowTcpForwarding off?): ${
           firstLine(e)
@@ -568,9 +593,10 @@ class SystemBackend implements SshBackend {
       localPort,
       close: () => {
         closing ??= (async () => {
-          if (this.#close.fired) return;
-          await this.#control(["-O", "cancel", "-R", `127.0.0.1:${remotePort}:${lh}:${localPort}`])
-            .catch(() => {});
+          if (!this.#close.fired) await this.#control(["-O", "cancel", "-R", spec]).catch(() => {});
+          this.#servers.delete(server);
+          for (const s of sockets) s.destroy();
+          await new Promise<void>((res) => server.close(() => res()));
         })();
         return closing;
       },

@@ -137,6 +137,8 @@ export interface WaitForNoProcessesOptions {
   timeoutMs?: number;
   /** Pids to ignore (e.g. a session the test keeps open on purpose). */
   ignore?: number[];
+  /** Only count processes whose command line contains this. */
+  matching?: string;
 }
 
 /**
@@ -150,7 +152,9 @@ export async function waitForNoProcesses(
   const deadline = Date.now() + (options.timeoutMs ?? 5000);
   const ignore = new Set(options.ignore ?? []);
   for (;;) {
-    const left = (await userProcesses(user)).filter((p) => !ignore.has(p.pid));
+    const left = (await userProcesses(user)).filter((p) =>
+      !ignore.has(p.pid) && (options.matching === undefined || p.command.includes(options.matching))
+    );
     if (left.length === 0 || Date.now() >= deadline) return left;
     await sleep(25);
   }

@@ -80,3 +80,18 @@ export {
   type NodeManagerOptions,
   RemoteNode,
 } from "./src/remote/mod.ts";
+export {
+  type HostResult,
+  type HostTask,
+  type NodeRef,
+  pushModule,
+  pushModules,
+  run,
+  runFun,
+  runMany,
+  type RunManyOptions,
+  type RunManyResults,
+  spawn,
+} from "./src/task_runner.ts";
+export type { ModuleRef, PushResult, RunOptions } from "./src/remote/code_client.ts";
+export type { RemoteModule } from "./src/remote/remote_node.ts";

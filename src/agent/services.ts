@@ -1,4 +1,5 @@
 import type { Node } from "../node.ts";
+import { registerExecutor } from "./executor.ts";
 
 /** Registers the services every agent offers its hub. */
 export function registerAgentServices(node: Node): void {
@@ -12,4 +13,5 @@ export function registerAgentServices(node: Node): void {
     hostname: Deno.hostname(),
     cwd: Deno.cwd(),
   }));
+  registerExecutor(node);
 }

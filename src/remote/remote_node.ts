@@ -1,4 +1,19 @@
 import type { Node, RequestOptions } from "../node.ts";
+import type { Pid } from "../wire/pid.ts";
+import { CodeClient, type ModuleRef, type PushResult, type RunOptions } from "./code_client.ts";
+
+const connected = new Map<string, RemoteNode>();
+
+/** The connected remote node with this full name, if any. */
+export function connectedNode(name: string): RemoteNode | undefined {
+  return connected.get(name);
+}
+
+/** The functions a module exports, as calls that run on the remote. */
+export type RemoteModule<M> = {
+  [K in keyof M as M[K] extends (...args: never[]) => unknown ? K : never]: M[K] extends
+    (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
+};
 
 /** What the agent reports about itself. */
 export interface AgentInfo {
@@ -21,12 +36,64 @@ export class RemoteNode {
   /** The local node this one is connected through (its hub). */
   readonly hub: Node;
   readonly #close: () => Promise<void>;
+  readonly #code: CodeClient;
 
   /** @internal Made by NodeManager. */
   constructor(name: string, hub: Node, close: () => Promise<void>) {
     this.name = name;
     this.hub = hub;
     this.#close = close;
+    this.#code = new CodeClient(hub, name);
+    connected.set(name, this);
+    const off = hub.onNodeDown((peer) => {
+      if (peer !== name) return;
+      off();
+      if (connected.get(name) === this) connected.delete(name);
+    });
+  }
+
+  /** Pushes a module and what it imports, unless the remote holds it already. */
+  pushModule(module: ModuleRef): Promise<PushResult> {
+    return this.#code.push(module);
+  }
+
+  /** Pushes several modules. */
+  pushModules(modules: readonly ModuleRef[]): Promise<PushResult[]> {
+    return this.#code.pushMany(modules);
+  }
+
+  /** Calls export `fn` of `module` here with `args` (pushing the module when needed). */
+  run(module: ModuleRef, fn: string, args: unknown[] = [], options: RunOptions = {}): Promise<unknown> {
+    return this.#code.run(module, fn, args, options);
+  }
+
+  /** Ships a self-contained function by its source and calls it here. */
+  runFun<A extends unknown[], R>(
+    fn: (...args: A) => R,
+    args?: A,
+    options: RunOptions = {},
+  ): Promise<Awaited<R>> {
+    return this.#code.runFun(fn as (...args: never[]) => unknown, args ?? [], options) as Promise<
+      Awaited<R>
+    >;
+  }
+
+  /** Starts an actor here whose body is export `fn` of `module`, called as `fn(ctx, ...args)`. */
+  spawn(module: ModuleRef, fn: string, args: unknown[] = [], options: RunOptions = {}): Promise<Pid> {
+    return this.#code.spawn(module, fn, args, options);
+  }
+
+  /**
+   * A typed proxy: `remote.module<typeof import("./health.ts")>(url).check()`
+   * runs `check` on the remote and resolves with its result.
+   */
+  module<M>(module: ModuleRef, options: RunOptions = {}): RemoteModule<M> {
+    return new Proxy({}, {
+      get: (_, prop) =>
+        typeof prop === "string" && prop !== "then"
+          ? (...args: unknown[]) => this.run(module, prop, args, options)
+          : undefined,
+    }) as RemoteModule<M>;
   }
 
   /** Calls service `kind` on the agent. */

@@ -1,0 +1,149 @@
+import type { Node } from "../node.ts";
+import { ModuleCache } from "./module_cache.ts";
+
+/** A run request: call export `fn` of bundle `hash` with `args`. */
+export interface RunPayload {
+  hash: string;
+  fn: string;
+  args: unknown[];
+}
+
+/** A runFun request: a function's source and its arguments. */
+export interface RunFunPayload {
+  source: string;
+  args: unknown[];
+}
+
+function isRun(p: unknown): p is RunPayload {
+  const r = p as RunPayload;
+  return !!r && typeof r.hash === "string" && typeof r.fn === "string" && Array.isArray(r.args);
+}
+
+/**
+ * The agent's code services: which bundles it lacks, storing them, running
+ * an export, running a function by its source, and spawning an actor.
+ */
+export function registerExecutor(node: Node, cache: ModuleCache = new ModuleCache()): void {
+  keepAliveOnUserErrors();
+  const compiled = new Map<string, (...args: unknown[]) => unknown>();
+
+  const exportOf = async (p: RunPayload) => {
+    const mod = await cache.load(p.hash);
+    const f = mod[p.fn];
+    if (typeof f !== "function") {
+      const names = Object.keys(mod).filter((k) => typeof mod[k] === "function");
+      throw new TypeError(
+        f === undefined
+          ? `the module has no export "${p.fn}" (its functions: ${names.join(", ") || "none"})`
+          : `export "${p.fn}" is a ${typeof f}, not a function`,
+      );
+    }
+    return f as (...args: unknown[]) => unknown;
+  };
+
+  node.serve("code.missing", (payload) => {
+    const hashes = (payload as { hashes?: unknown }).hashes;
+    if (!Array.isArray(hashes)) throw new TypeError("code.missing needs { hashes: string[] }");
+    return hashes.filter((h) => typeof h !== "string" || !cache.has(h));
+  });
+
+  node.serve("code.store", async (payload) => {
+    const { hash, code } = payload as { hash?: unknown; code?: unknown };
+    if (typeof hash !== "string" || !(code instanceof Uint8Array)) {
+      throw new TypeError("code.store needs { hash, code }");
+    }
+    await cache.store(hash, code);
+    return true;
+  });
+
+  node.serve("code.clear", () => cache.clear());
+
+  node.serve("run", async (payload) => {
+    if (!isRun(payload)) throw new TypeError("run needs { hash, fn, args }");
+    const f = await exportOf(payload);
+    return await f(...payload.args);
+  });
+
+  node.serve("runFun", async (payload) => {
+    const { source, args } = payload as RunFunPayload;
+    if (typeof source !== "string" || !Array.isArray(args)) {
+      throw new TypeError("runFun needs { source, args }");
+    }
+    let f = compiled.get(source);
+    if (!f) {
+      f = compile(source);
+      compiled.set(source, f);
+    }
+    try {
+      return await f(...args);
+    } catch (e) {
+      throw explainMissingName(e, node.name);
+    }
+  });
+
+  node.serve("sh", async (payload) => {
+    const { command, cwd, env } = payload as { command?: unknown; cwd?: unknown; env?: unknown };
+    if (typeof command !== "string") throw new TypeError("sh needs { command }");
+    const out = await new Deno.Command("/bin/sh", {
+      args: ["-c", command],
+      ...(typeof cwd === "string" ? { cwd } : {}),
+      ...(env && typeof env === "object" ? { env: env as Record<string, string> } : {}),
+      stdin: "null",
+    }).output();
+    const dec = new TextDecoder();
+    return { code: out.code, signal: out.signal, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  });
+
+  node.serve("spawn", async (payload) => {
+    if (!isRun(payload)) throw new TypeError("spawn needs { hash, fn, args }");
+    const f = await exportOf(payload);
+    return node.spawn((ctx, ...args: unknown[]) => f(ctx, ...args), ...payload.args);
+  });
+}
+
+let guarded = false;
+
+// User code never takes the agent down: what escapes it is reported on stderr.
+function keepAliveOnUserErrors(): void {
+  if (guarded) return;
+  guarded = true;
+  globalThis.addEventListener("unhandledrejection", (e) => {
+    e.preventDefault();
+    console.error("fusion agent: unhandled rejection in user code:", e.reason);
+  });
+  globalThis.addEventListener("error", (e) => {
+    e.preventDefault();
+    console.error("fusion agent: uncaught error in user code:", e.error);
+  });
+}
+
+function compile(source: string): (...args: unknown[]) => unknown {
+  let f: unknown;
+  try {
+    // Indirect eval: the function sees only the agent's globals, never this module's scope.
+    f = (0, eval)(`(${source}\n)`);
+  } catch (e) {
+    throw new SyntaxError(
+      `runFun needs a function expression or an arrow function; this source does not parse: ${
+        (e as Error).message
+      }`,
+    );
+  }
+  if (typeof f !== "function") throw new TypeError("runFun: the source is not a function");
+  return f as (...args: unknown[]) => unknown;
+}
+
+// A name the function closed over locally does not exist here: say so, and what to do.
+function explainMissingName(e: unknown, node: string): unknown {
+  if (!(e instanceof ReferenceError)) return e;
+  const name = /^(\S+) is not defined/.exec(e.message)?.[1];
+  if (!name) return e;
+  const err = new ReferenceError(
+    `runFun: the function uses "${name}", which does not exist on ${node}. ` +
+      `runFun ships only the function's source: pass "${name}" in args, ` +
+      `or put the code in a module and use run().`,
+  );
+  const frames = (e.stack ?? "").split("\n").slice(1).join("\n");
+  err.stack = `${err.name}: ${err.message}\n${frames}`;
+  return err;
+}

@@ -1,5 +1,5 @@
 /** Pieces both backends share: byte piping, close bookkeeping, upload over exec. */
-import type { Duplex, Readable } from "node:stream";
+import { Duplex, type Readable } from "node:stream";
 import { ConnectError } from "../errors.ts";
 import type { ExecChannel, SshCloseInfo, UploadOptions } from "./backend.ts";
 import { remotePath } from "./_paths.ts";
@@ -107,4 +107,44 @@ export async function uploadViaExec(
         (err ? `: ${err.split("\n").slice(-3).join(" / ")}` : ""),
     );
   }
+}
+
+/**
+ * Wraps a stream so writes into it and data out of it happen in a later
+ * microtask. ssh2's JS chacha20-poly1305 keeps its IV in a module-wide buffer:
+ * when one ssh2 connection runs inside another (ProxyJump), the inner one's
+ * write would re-enter the outer one's encryption mid-packet and corrupt it.
+ */
+export function decoupled(inner: Duplex): Duplex {
+  const outer = new Duplex({
+    write(chunk: Uint8Array, _enc, cb) {
+      queueMicrotask(() => {
+        if (inner.destroyed) return cb();
+        if (inner.write(chunk)) cb();
+        else inner.once("drain", () => cb());
+      });
+    },
+    final(cb) {
+      queueMicrotask(() => {
+        inner.end();
+        cb();
+      });
+    },
+    read() {
+      inner.resume();
+    },
+    destroy(err, cb) {
+      inner.destroy();
+      cb(err);
+    },
+  });
+  inner.on("data", (c: Uint8Array) => {
+    queueMicrotask(() => {
+      if (!outer.push(c)) inner.pause();
+    });
+  });
+  inner.on("end", () => queueMicrotask(() => outer.push(null)));
+  inner.on("error", (e: Error) => queueMicrotask(() => outer.destroy(e)));
+  inner.on("close", () => queueMicrotask(() => outer.destroy()));
+  return outer;
 }

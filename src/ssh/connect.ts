@@ -5,6 +5,7 @@
  */
 import { TargetError } from "../errors.ts";
 import type { SshBackend } from "./backend.ts";
+import { decoupled } from "./_common.ts";
 import { type Credential, type ResolvedTarget, resolveTarget } from "./resolve.ts";
 import { connectSsh2 } from "./ssh2_backend.ts";
 import { connectSystem } from "./system_backend.ts";
@@ -98,5 +99,9 @@ async function connectSsh2Chain(
     await jump.close();
     throw e;
   }
-  return await connectSsh2(resolved, { ...base, sock: stream, via: jump }, extraCredentials);
+  return await connectSsh2(
+    resolved,
+    { ...base, sock: decoupled(stream), via: jump },
+    extraCredentials,
+  );
 }

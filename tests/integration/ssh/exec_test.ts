@@ -6,6 +6,15 @@ import { BACKENDS, execText, sshTest } from "./_helpers.ts";
 
 sshTest("exec() and upload() carry stdin, stdout, stderr, exit codes and files", async (t) => {
   await using host = await startSshd({ forwarding: false });
+  await t.step("ssh2: connect() negotiates chacha20-poly1305@openssh.com", async () => {
+    const lines: string[] = [];
+    await using _ssh = await connectSsh(host.target(), { debug: (l) => lines.push(l) });
+    assert.ok(
+      lines.some((l) => /C->S cipher: chacha20-poly1305@openssh\.com/.test(l)),
+      lines.filter((l) => /cipher/.test(l)).join("\n"),
+    );
+  });
+
   for (const kind of BACKENDS) {
     await using ssh = await connectSsh(host.target({ sshBackend: kind }));
 

@@ -1,5 +1,5 @@
 /** Pieces both backends share: byte piping, close bookkeeping, upload over exec. */
-import { Duplex, type Readable } from "node:stream";
+import { Duplex, type Readable, type Writable } from "node:stream";
 import { ConnectError } from "../errors.ts";
 import type { ExecChannel, SshCloseInfo, UploadOptions } from "./backend.ts";
 import { remotePath } from "./_paths.ts";
@@ -147,4 +147,39 @@ export function decoupled(inner: Duplex): Duplex {
   inner.on("error", (e: Error) => queueMicrotask(() => outer.destroy(e)));
   inner.on("close", () => queueMicrotask(() => outer.destroy()));
   return outer;
+}
+
+/**
+ * Joins a readable and a writable into one Duplex that starts reading the
+ * readable only when the Duplex itself is read. Until then the readable can be
+ * used directly (merely touching `duplex`, e.g. to add an error handler, takes
+ * nothing from it).
+ */
+export function joinStreams(readable: Readable, writable: Writable): Duplex {
+  let attached = false;
+  const d: Duplex = new Duplex({
+    read() {
+      if (attached) {
+        readable.resume();
+        return;
+      }
+      attached = true;
+      readable.on("data", (c: Uint8Array) => {
+        if (!d.push(c)) readable.pause();
+      });
+      readable.once("end", () => d.push(null));
+    },
+    write(chunk: Uint8Array, _enc, cb) {
+      writable.write(chunk, (err) => cb(err ?? null));
+    },
+    final(cb) {
+      writable.end(() => cb());
+    },
+    destroy(err, cb) {
+      readable.destroy();
+      writable.destroy();
+      cb(err);
+    },
+  });
+  return d;
 }

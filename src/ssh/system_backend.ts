@@ -21,9 +21,9 @@ import type {
   SshCloseInfo,
   UploadOptions,
 } from "./backend.ts";
-import { CloseSignal, collect, splice, uploadViaExec } from "./_common.ts";
+import { CloseSignal, collect, joinStreams, splice, uploadViaExec } from "./_common.ts";
 import { homeDir } from "./_paths.ts";
-import { loadKnownHosts } from "./known_hosts.ts";
+import { keyTypeLabel, loadKnownHosts } from "./known_hosts.ts";
 import { describe, type ResolvedTarget } from "./resolve.ts";
 import type { Target } from "./target.ts";
 
@@ -272,7 +272,7 @@ function mapMasterError(
   )
     .slice(-3).join(" / ");
   const name = r.port === 22 ? r.host : `[${r.host}]:${r.port}`;
-  const fp = info.fingerprint ? `${info.keyType} ${info.fingerprint}` : "its key";
+  const fp = info.fingerprint ? `${keyTypeLabel(info.keyType)} ${info.fingerprint}` : "its key";
   if (/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for .* has changed/.test(text)) {
     return Object.assign(
       new HostKeyError(
@@ -466,7 +466,7 @@ class SystemBackend implements SshBackend {
       stdout: child.stdout!,
       stderr: child.stderr!,
       get duplex() {
-        duplex ??= Duplex.from({ readable: child.stdout!, writable: child.stdin! });
+        duplex ??= joinStreams(child.stdout!, child.stdin!);
         return duplex;
       },
       exit,
@@ -481,7 +481,7 @@ class SystemBackend implements SshBackend {
     const host = remoteHost.includes(":") ? `[${remoteHost}]` : remoteHost;
     const child = this.#spawn(["-W", `${host}:${remotePort}`, ...this.#m.destination]);
     child.stderr!.resume();
-    const d = Duplex.from({ readable: child.stdout!, writable: child.stdin! });
+    const d = joinStreams(child.stdout!, child.stdin!);
     d.on("error", () => {});
     d.once("close", () => child.kill("SIGTERM"));
     return await Promise.resolve(d);

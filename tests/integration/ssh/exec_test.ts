@@ -50,6 +50,17 @@ sshTest("exec() and upload() carry stdin, stdout, stderr, exit codes and files",
       assert.ok(ok);
     });
 
+    await t.step(`${kind}: exec() stdout still flows after duplex was only touched`, async () => {
+      const ch = await ssh.exec("echo touched");
+      ch.duplex.on("error", () => {});
+      let out = "";
+      ch.stdout.on("data", (d: Uint8Array) => (out += new TextDecoder().decode(d)));
+      ch.stderr.resume();
+      ch.stdin.end();
+      await ch.exit;
+      assert.equal(out, "touched\n");
+    });
+
     await t.step(`${kind}: exec() runs many commands at once on one connection`, async () => {
       const rs = await Promise.all(
         Array.from({ length: 12 }, (_, i) => execText(ssh, `echo ${i}`)),

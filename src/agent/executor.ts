@@ -91,7 +91,12 @@ export function registerExecutor(node: Node, cache: ModuleCache = new ModuleCach
       stdin: "null",
     }).output();
     const dec = new TextDecoder();
-    return { code: out.code, signal: out.signal, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+    return {
+      code: out.code,
+      signal: out.signal,
+      stdout: dec.decode(out.stdout),
+      stderr: dec.decode(out.stderr),
+    };
   });
 
   node.serve("spawn", async (payload) => {

@@ -91,7 +91,9 @@ export class CodeClient {
     args: unknown[],
     timeoutMs: number,
   ): Promise<unknown> {
-    if (typeof fn !== "string" || fn === "") throw new TypeError("the export name must be a string");
+    if (typeof fn !== "string" || fn === "") {
+      throw new TypeError("the export name must be a string");
+    }
     if (!Array.isArray(args)) throw new TypeError("args must be an array");
     const b = await this.#ensure(module);
     try {
@@ -105,12 +107,21 @@ export class CodeClient {
   }
 
   /** Calls export `fn` of `module` on the remote with `args`; resolves with its result. */
-  run(module: ModuleRef, fn: string, args: unknown[] = [], options: RunOptions = {}): Promise<unknown> {
+  run(
+    module: ModuleRef,
+    fn: string,
+    args: unknown[] = [],
+    options: RunOptions = {},
+  ): Promise<unknown> {
     return this.#callExport("run", module, fn, args, options.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS);
   }
 
   /** Ships `fn` by its source and calls it on the remote with `args`. */
-  runFun(fn: (...args: never[]) => unknown, args: unknown[] = [], options: RunOptions = {}): Promise<unknown> {
+  runFun(
+    fn: (...args: never[]) => unknown,
+    args: unknown[] = [],
+    options: RunOptions = {},
+  ): Promise<unknown> {
     if (typeof fn !== "function") throw new TypeError("runFun needs a function");
     if (!Array.isArray(args)) throw new TypeError("args must be an array");
     return this.#request(
@@ -121,7 +132,12 @@ export class CodeClient {
   }
 
   /** Starts an actor on the remote whose body is export `fn` of `module`, called as `fn(ctx, ...args)`. */
-  async spawn(module: ModuleRef, fn: string, args: unknown[] = [], options: RunOptions = {}): Promise<Pid> {
+  async spawn(
+    module: ModuleRef,
+    fn: string,
+    args: unknown[] = [],
+    options: RunOptions = {},
+  ): Promise<Pid> {
     return await this.#callExport(
       "spawn",
       module,

@@ -63,7 +63,12 @@ export class RemoteNode {
   }
 
   /** Calls export `fn` of `module` here with `args` (pushing the module when needed). */
-  run(module: ModuleRef, fn: string, args: unknown[] = [], options: RunOptions = {}): Promise<unknown> {
+  run(
+    module: ModuleRef,
+    fn: string,
+    args: unknown[] = [],
+    options: RunOptions = {},
+  ): Promise<unknown> {
     return this.#code.run(module, fn, args, options);
   }
 
@@ -79,7 +84,12 @@ export class RemoteNode {
   }
 
   /** Starts an actor here whose body is export `fn` of `module`, called as `fn(ctx, ...args)`. */
-  spawn(module: ModuleRef, fn: string, args: unknown[] = [], options: RunOptions = {}): Promise<Pid> {
+  spawn(
+    module: ModuleRef,
+    fn: string,
+    args: unknown[] = [],
+    options: RunOptions = {},
+  ): Promise<Pid> {
     return this.#code.spawn(module, fn, args, options);
   }
 

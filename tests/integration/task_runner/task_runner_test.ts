@@ -51,25 +51,31 @@ Deno.test("the task runner pushes code to a real sshd host and runs it there", a
       );
     });
 
-    await t.step("run calls a pushed module that reads /proc/meminfo and runs hostname", async () => {
-      const health = await run(remote, fixture("health.ts"), "check", []) as {
-        hostname: string;
-        denoVersion: string;
-        memoryMb: number;
-      };
-      assert.equal(health.hostname, Deno.hostname());
-      assert.equal(health.denoVersion, Deno.version.deno);
-      assert.ok(health.memoryMb > 0);
-    });
+    await t.step(
+      "run calls a pushed module that reads /proc/meminfo and runs hostname",
+      async () => {
+        const health = await run(remote, fixture("health.ts"), "check", []) as {
+          hostname: string;
+          denoVersion: string;
+          memoryMb: number;
+        };
+        assert.equal(health.hostname, Deno.hostname());
+        assert.equal(health.denoVersion, Deno.version.deno);
+        assert.ok(health.memoryMb > 0);
+      },
+    );
 
-    await t.step("a chain of relative imports and an npm package not installed on the server run", async () => {
-      const r = await run(remote, fixture("chain/entry.ts"), "summary", [5]);
-      assert.deepEqual(r, { text: "doubled twice: 20", twoHours: 7_200_000 });
-      const pushed = await pushModule(remote, fixture("chain/entry.ts"));
-      assert.equal(pushed.bytes, 0);
-      assert.ok(pushed.modules.some((m) => m.endsWith("chain/three.ts")));
-      assert.match(pushed.hash, /^[0-9a-f]{64}$/);
-    });
+    await t.step(
+      "a chain of relative imports and an npm package not installed on the server run",
+      async () => {
+        const r = await run(remote, fixture("chain/entry.ts"), "summary", [5]);
+        assert.deepEqual(r, { text: "doubled twice: 20", twoHours: 7_200_000 });
+        const pushed = await pushModule(remote, fixture("chain/entry.ts"));
+        assert.equal(pushed.bytes, 0);
+        assert.ok(pushed.modules.some((m) => m.endsWith("chain/three.ts")));
+        assert.match(pushed.hash, /^[0-9a-f]{64}$/);
+      },
+    );
 
     await t.step("a re-run sends 0 bytes and an edited module runs its new code", async () => {
       const dir = await Deno.makeTempDir();
@@ -125,18 +131,21 @@ Deno.test("the task runner pushes code to a real sshd host and runs it there", a
       assert.equal(await run(remote, fixture("faults.ts"), "add", [2, 3]), 5);
     });
 
-    await t.step("a remotely spawned actor echoes 10,000 messages to a local inbox in order", async () => {
-      using inbox = node.inbox();
-      const pid = await spawn(remote, fixture("actors.ts"), "echo", [inbox.self]);
-      assert.equal(pid.node, remote.name);
-      const N = 10_000;
-      for (let i = 0; i < N; i++) node.send(pid, { i });
-      for (let i = 0; i < N; i++) {
-        const m = await inbox.receive<{ i: number }>({ timeoutMs: 10_000 });
-        assert.equal(m.i, i);
-      }
-      node.send(pid, "stop");
-    });
+    await t.step(
+      "a remotely spawned actor echoes 10,000 messages to a local inbox in order",
+      async () => {
+        using inbox = node.inbox();
+        const pid = await spawn(remote, fixture("actors.ts"), "echo", [inbox.self]);
+        assert.equal(pid.node, remote.name);
+        const N = 10_000;
+        for (let i = 0; i < N; i++) node.send(pid, { i });
+        for (let i = 0; i < N; i++) {
+          const m = await inbox.receive<{ i: number }>({ timeoutMs: 10_000 });
+          assert.equal(m.i, i);
+        }
+        node.send(pid, "stop");
+      },
+    );
 
     await t.step("a monitor on a remote actor sees its exit reason", async () => {
       using inbox = node.inbox();
@@ -153,19 +162,25 @@ Deno.test("the task runner pushes code to a real sshd host and runs it there", a
       assert.equal(reason.error.message, "on purpose");
     });
 
-    await t.step("what user code prints reaches the caller prefixed by the node's name", async () => {
-      const marker = `printed-${crypto.randomUUID()}`;
-      await runFun(remote, (m: string) => console.log(m), [marker]);
-      const deadline = Date.now() + 5000;
-      while (!output.some((l) => l.includes(marker)) && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      assert.ok(output.includes(`[${remote.name}] ${marker}`), output.join("\n"));
-    });
+    await t.step(
+      "what user code prints reaches the caller prefixed by the node's name",
+      async () => {
+        const marker = `printed-${crypto.randomUUID()}`;
+        await runFun(remote, (m: string) => console.log(m), [marker]);
+        const deadline = Date.now() + 5000;
+        while (!output.some((l) => l.includes(marker)) && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        assert.ok(output.includes(`[${remote.name}] ${marker}`), output.join("\n"));
+      },
+    );
 
     await t.step("run accepts the full name of a connected node", async () => {
       assert.equal(await run(remote.name, fixture("faults.ts"), "add", [1, 1]), 2);
-      await assert.rejects(run("nobody@localhost", fixture("faults.ts"), "add", [1, 1]), NodeDownError);
+      await assert.rejects(
+        run("nobody@localhost", fixture("faults.ts"), "add", [1, 1]),
+        NodeDownError,
+      );
     });
 
     await t.step("the typed proxy calls the remote with the module's types", async () => {

@@ -15,6 +15,8 @@ export interface Limits {
   maxItems: number;
   /** Messages a mailbox holds before further messages are dropped. */
   maxMailbox: number;
+  /** Largest frame body accepted before a node-to-node handshake completes, in bytes. */
+  maxHandshakeFrameBytes: number;
   /** Time a handshake (or a registry registration) may take, in ms. */
   handshakeTimeoutMs: number;
   /** Silence after which a peer is declared down, in ms. */
@@ -30,6 +32,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxDepth: 256,
   maxItems: 1_000_000,
   maxMailbox: 100_000,
+  maxHandshakeFrameBytes: 4096,
   handshakeTimeoutMs: 5_000,
   tickTimeoutMs: 60_000,
   maxWriteBuffer: 256 * 1024 * 1024,

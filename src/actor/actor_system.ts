@@ -139,6 +139,8 @@ export class ActorSystem {
     if (options.link) this.#linkProcs(proc, options.link);
     const ctx = this.#context(proc);
     queueMicrotask(async () => {
+      // Killed before it ran (a spawn link to a dead pid, an exit, shutdown): never runs.
+      if (!proc.alive) return;
       let reason: ExitReason = "normal";
       try {
         await fn(ctx, ...args);
@@ -253,11 +255,9 @@ export class ActorSystem {
       return;
     }
     const peer = this.#local(other);
-    if (!peer) {
-      this.exitSignal(other, proc.pid, "noproc", "link");
-      return;
-    }
     proc.links.set(key, other);
+    // The link must exist for the "noproc" signal to count as coming from it.
+    if (!peer) return this.exitSignal(other, proc.pid, "noproc", "link");
     peer.links.set(String(proc.pid), proc.pid);
   }
 
@@ -310,6 +310,8 @@ export class ActorSystem {
       if (node !== this.node) this.#router.demonitor(proc.pid, m.target, ref);
       else if (m.target instanceof Pid) this.#local(m.target)?.watchers.delete(key);
     }
+    // A DOWN already queued for this ref is dropped too (Erlang's demonitor with flush).
+    proc.mailbox.discard((msg) => isDownFor(msg, ref));
   }
 
   // ---- signals from the network (or from local processes) -----------------
@@ -365,6 +367,12 @@ export class ActorSystem {
     } else if (reason === "kill") {
       return this.#terminate(proc, "killed");
     }
+    this.#exitFrom(proc, from, reason);
+  }
+
+  // A trappable exit signal reaching `proc`: a message when trapping, else the end unless "normal".
+  #exitFrom(proc: Proc, from: Pid, reason: ExitReason): void {
+    if (!proc.alive) return;
     if (proc.trap) {
       proc.mailbox.push({ type: "EXIT", pid: from, reason });
     } else if (reason !== "normal") {
@@ -374,19 +382,27 @@ export class ActorSystem {
 
   /** The connection to `node` is gone: links and monitors across it fire with "noconnection". */
   nodeDown(node: string): void {
-    for (const proc of [...this.#procs.values()]) {
-      if (!proc.alive) continue;
+    // Forget everything tied to that node first, so that processes ended by the
+    // signals below do not address the lost node (which would dial it again).
+    const downs: [Proc, Monitor][] = [];
+    const exits: [Proc, Pid][] = [];
+    for (const proc of this.#procs.values()) {
       for (const [key, m] of proc.monitors) {
-        const mnode = m.target instanceof Pid ? m.target.node : m.target[1];
-        if (mnode !== node) continue;
+        if ((m.target instanceof Pid ? m.target.node : m.target[1]) !== node) continue;
         proc.monitors.delete(key);
-        proc.mailbox.push({ type: "DOWN", ref: m.ref, pid: m.target, reason: "noconnection" });
+        downs.push([proc, m]);
       }
       for (const [key, w] of proc.watchers) if (w.by.node === node) proc.watchers.delete(key);
-      for (const pid of [...proc.links.values()]) {
-        if (pid.node === node) this.exitSignal(pid, proc.pid, "noconnection", "link");
+      for (const [key, pid] of proc.links) {
+        if (pid.node !== node) continue;
+        proc.links.delete(key);
+        exits.push([proc, pid]);
       }
     }
+    for (const [proc, m] of downs) {
+      proc.mailbox.push({ type: "DOWN", ref: m.ref, pid: m.target, reason: "noconnection" });
+    }
+    for (const [proc, pid] of exits) this.#exitFrom(proc, pid, "noconnection");
   }
 
   /** Ends every process with `reason`. */
@@ -422,6 +438,12 @@ export class ActorSystem {
       }
     }
   }
+}
+
+function isDownFor(msg: unknown, ref: Ref): boolean {
+  if (typeof msg !== "object" || msg === null) return false;
+  const m = msg as { type?: unknown; ref?: unknown };
+  return m.type === "DOWN" && ref.equals(m.ref);
 }
 
 /** The exit reason for a thrown value: a plain object, safe to send. */

@@ -2,9 +2,12 @@ import { NoProcError, TimeoutError } from "../errors.ts";
 
 /** Options for a single receive. */
 export interface ReceiveOptions<T = unknown> {
-  /** Only a message for which this returns true is taken; others stay, in order. */
+  /**
+   * Only a message for which this returns true is taken; others stay, in order.
+   * When it throws, this receive rejects with what it threw and the message stays.
+   */
   match?: (msg: unknown) => boolean;
-  /** Rejects with `TimeoutError` after this many ms; 0 polls; absent waits forever. */
+  /** Rejects with `TimeoutError` after this many ms; 0 polls; absent (or Infinity) waits forever. */
   timeoutMs?: number;
   /** @internal type carrier */
   readonly _type?: T;
@@ -13,7 +16,7 @@ export interface ReceiveOptions<T = unknown> {
 interface Waiter {
   match: ((msg: unknown) => boolean) | undefined;
   resolve(msg: unknown): void;
-  reject(e: Error): void;
+  reject(e: unknown): void;
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
@@ -52,9 +55,22 @@ export class Mailbox {
   /** Delivers a message: to a waiting receive that matches it, else to the queue. */
   push(msg: unknown): void {
     if (this.#closed) return;
-    for (let i = 0; i < this.#waiters.length; i++) {
+    for (let i = 0; i < this.#waiters.length;) {
       const w = this.#waiters[i]!;
-      if (w.match && !safeMatch(w.match, msg)) continue;
+      let ok: boolean;
+      try {
+        ok = w.match === undefined || w.match(msg);
+      } catch (e) {
+        // A throwing match fails its own receive; the message goes on to the others.
+        this.#waiters.splice(i, 1);
+        clearTimeout(w.timer);
+        w.reject(e);
+        continue;
+      }
+      if (!ok) {
+        i++;
+        continue;
+      }
       this.#waiters.splice(i, 1);
       clearTimeout(w.timer);
       w.resolve(msg);
@@ -71,7 +87,15 @@ export class Mailbox {
   receive<T = unknown>(options: ReceiveOptions<T> = {}): Promise<T> {
     if (this.#closed) return Promise.reject(this.#closed);
     const { match, timeoutMs } = options;
-    const found = this.#take(match);
+    if (timeoutMs !== undefined && (typeof timeoutMs !== "number" || Number.isNaN(timeoutMs))) {
+      return Promise.reject(new TypeError(`timeoutMs must be a number, not ${timeoutMs}`));
+    }
+    let found;
+    try {
+      found = this.#take(match);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     if (found.ok) return Promise.resolve(found.value as T);
     if (timeoutMs !== undefined && timeoutMs <= 0) {
       return Promise.reject(new TimeoutError(`${this.#owner}: no matching message`));
@@ -83,15 +107,43 @@ export class Mailbox {
         reject,
         timer: undefined,
       };
-      if (timeoutMs !== undefined) {
-        w.timer = setTimeout(() => {
-          const i = this.#waiters.indexOf(w);
-          if (i >= 0) this.#waiters.splice(i, 1);
-          reject(new TimeoutError(`${this.#owner}: no matching message within ${timeoutMs} ms`));
-        }, timeoutMs);
+      // Infinity waits forever; timers past 2^31-1 ms would fire at once, so they re-arm.
+      if (timeoutMs !== undefined && timeoutMs !== Infinity) {
+        const deadline = Date.now() + timeoutMs;
+        const arm = (ms: number) => {
+          w.timer = setTimeout(() => {
+            const left = deadline - Date.now();
+            if (left > 0 && ms === MAX_TIMER_MS) return arm(Math.min(left, MAX_TIMER_MS));
+            const i = this.#waiters.indexOf(w);
+            if (i >= 0) this.#waiters.splice(i, 1);
+            reject(
+              new TimeoutError(`${this.#owner}: no matching message within ${timeoutMs} ms`),
+            );
+          }, ms);
+        };
+        arm(Math.min(timeoutMs, MAX_TIMER_MS));
       }
       this.#waiters.push(w);
     });
+  }
+
+  /**
+   * Removes every queued message for which `match` returns true (e.g. a `DOWN`
+   * for a monitor just removed) and returns how many went.
+   */
+  discard(match: (msg: unknown) => boolean): number {
+    const kept: unknown[] = [];
+    let removed = 0;
+    for (let i = this.#head; i < this.#items.length; i++) {
+      const m = this.#items[i];
+      if (match(m)) removed++;
+      else kept.push(m);
+    }
+    if (removed > 0) {
+      this.#items = kept;
+      this.#head = 0;
+    }
+    return removed;
   }
 
   #take(match: ((msg: unknown) => boolean) | undefined): { ok: boolean; value?: unknown } {
@@ -99,7 +151,7 @@ export class Mailbox {
     if (this.#head === items.length) return { ok: false };
     if (!match) return { ok: true, value: this.#shift() };
     for (let i = this.#head; i < items.length; i++) {
-      if (safeMatch(match, items[i])) {
+      if (match(items[i])) {
         const value = items[i];
         if (i === this.#head) this.#shift();
         else items.splice(i, 1);
@@ -132,11 +184,4 @@ export class Mailbox {
   }
 }
 
-// A match function that throws counts as "no match" rather than breaking delivery.
-function safeMatch(match: (msg: unknown) => boolean, msg: unknown): boolean {
-  try {
-    return match(msg);
-  } catch {
-    return false;
-  }
-}
+const MAX_TIMER_MS = 2 ** 31 - 1;

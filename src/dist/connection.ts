@@ -130,8 +130,15 @@ export class Connection {
     }
   }
 
+  /** @internal Called by the read loop for each chunk of bytes after the handshake. */
+  onData(): void {
+    // Any bytes count as life, so a peer busy sending one large frame is not silent.
+    this.#reads++;
+  }
+
   /** @internal Called by the read loop for each frame body after the handshake. */
   onFrame(body: Uint8Array): void {
+    if (this.#closed) return; // frames behind a fatal one in the same chunk
     this.#reads++;
     if (body.length === 0) return; // tick
     let msg: unknown;
@@ -243,16 +250,53 @@ export function openConnection(
       if (step.error) return fail(step.error);
       if (step.done) {
         clearTimeout(timer);
-        conn = new Connection(transport, codec, limits, step.done, options.handlers);
-        conn.startTicks();
-        options.handlers.up(conn);
-        resolve(conn);
+        const c = new Connection(transport, codec, limits, step.done, options.handlers);
+        conn = c;
+        c.startTicks();
+        try {
+          options.handlers.up(c);
+        } catch (e) {
+          c.close(e as Error);
+          reject(e);
+          return;
+        }
+        resolve(c);
       }
+    };
+    // Until the handshake is done, frames are split here under the (small) handshake
+    // limit, so that an unauthenticated peer cannot make this side buffer a large frame.
+    let early: Uint8Array = new Uint8Array(0);
+    const onEarlyData = (chunk: Uint8Array) => {
+      const buf = early.length ? concat(early, chunk) : chunk;
+      let off = 0;
+      while (!conn && !failed && buf.length - off >= 4) {
+        const len = new DataView(buf.buffer, buf.byteOffset + off, 4).getUint32(0);
+        if (len > limits.maxHandshakeFrameBytes) {
+          return fail(
+            new ProtocolError(
+              `handshake frame of ${len} bytes exceeds ${limits.maxHandshakeFrameBytes}`,
+            ),
+          );
+        }
+        if (buf.length - off - 4 < len) break;
+        const body = buf.subarray(off + 4, off + 4 + len);
+        off += 4 + len;
+        onBody(body);
+      }
+      const rest = buf.subarray(off);
+      early = new Uint8Array(0);
+      if (failed) return;
+      if (!conn) early = rest.slice();
+      else if (rest.length > 0) reader.push(rest, onBody);
     };
     transport.start({
       data(chunk) {
+        if (failed || (conn && !conn.alive)) return;
         try {
-          reader.push(chunk, onBody);
+          if (conn) {
+            conn.onData();
+            reader.push(chunk, onBody);
+          } else onEarlyData(chunk);
         } catch (e) {
           if (conn) conn.close(e as Error);
           else fail(e as Error);
@@ -263,6 +307,15 @@ export function openConnection(
         else fail(error ?? new ProtocolError(`${transport.label} closed during the handshake`));
       },
     });
-    write(handshake.start().send);
+    const first = handshake.start();
+    write(first.send);
+    if (first.error) fail(first.error);
   });
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }

@@ -63,9 +63,7 @@ function pid(v: unknown): Pid {
 
 function pidOrNamed(v: unknown): Pid | Named {
   if (v instanceof Pid) return v;
-  if (
-    Array.isArray(v) && v.length === 2 && typeof v[0] === "string" && typeof v[1] === "string"
-  ) return [v[0], v[1]];
+  if (Array.isArray(v) && v.length === 2) return [str(v[0]), str(v[1])];
   throw new ProtocolError("control message: expected a pid or [name, node]");
 }
 

@@ -61,6 +61,8 @@ export interface HandshakeStep {
 }
 
 const NONCE_BYTES = 32;
+// A hello offering more versions than this is malformed, not a negotiation.
+const MAX_VERSIONS = 64;
 
 /**
  * The challenge/response handshake as a pure state machine: it is handed
@@ -88,8 +90,21 @@ export class Handshake {
     this.#nonce = random(NONCE_BYTES);
   }
 
-  /** The first frames to send (the initiator's hello; nothing for the acceptor). */
+  /**
+   * The first frames to send (the initiator's hello; nothing for the acceptor), or
+   * an error when this node's own credentials cannot prove its name.
+   */
   start(): HandshakeStep {
+    const creds = this.#o.credentials;
+    if (creds.kind === "ticket" && creds.name !== this.#o.self) {
+      this.#state = "failed";
+      return {
+        send: [],
+        error: new AuthenticationError(
+          `handshake: this node is ${this.#o.self} but its ticket is for ${creds.name}`,
+        ),
+      };
+    }
     if (this.#o.role === "acceptor") {
       this.#state = "hello";
       return { send: [] };
@@ -114,7 +129,11 @@ export class Handshake {
       return this.#receive(msg);
     } catch (e) {
       this.#state = "failed";
-      return { send: [], error: e as Error };
+      // Whatever a peer's frame provokes is its protocol error, never another kind.
+      const error = e instanceof ProtocolError
+        ? e
+        : new ProtocolError(`handshake: bad frame (${(e as Error)?.message ?? e})`, { cause: e });
+      return { send: [], error };
     }
   }
 
@@ -153,17 +172,18 @@ export class Handshake {
   #onHello(msg: unknown[]): HandshakeStep {
     const [tag, versions, name, nonce, credKind, creation, wanted] = msg;
     if (
-      tag !== "hello" || msg.length !== 7 || !Array.isArray(versions) || !isName(name) ||
+      tag !== "hello" || msg.length !== 7 || !Array.isArray(versions) ||
+      versions.length > MAX_VERSIONS || !isName(name) ||
       !(nonce instanceof Uint8Array) || nonce.length !== NONCE_BYTES ||
       (credKind !== "cookie" && credKind !== "ticket") || !isU32(creation) ||
       typeof wanted !== "string"
     ) {
       throw new ProtocolError("handshake: malformed hello");
     }
-    const version = Math.max(
-      ...versions.filter((v): v is number => PROTOCOL_VERSIONS.includes(v as number)),
-      -1,
-    );
+    let version = -1;
+    for (const v of versions) {
+      if (PROTOCOL_VERSIONS.includes(v as number) && (v as number) > version) version = v as number;
+    }
     if (version < 0) return this.#refuse("version", `no common protocol version`);
     if (wanted !== "" && wanted !== this.#o.self) {
       return this.#refuse("name", `this node is ${this.#o.self}, not ${wanted}`);

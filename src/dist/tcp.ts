@@ -30,7 +30,10 @@ export function tcpConnect(port: number, options: TcpConnectOptions = {}): Promi
 export interface TcpListener {
   /** The port the kernel chose (or the one asked for). */
   readonly port: number;
-  /** Stops listening; existing connections stay. */
+  /**
+   * Stops listening. Connections already accepted stay open; the promise resolves
+   * once they have closed too (close them first for a prompt answer).
+   */
   close(): Promise<void>;
 }
 
@@ -56,6 +59,8 @@ export function tcpListen(
     server.once("error", reject);
     server.listen({ host, port: options.port ?? 0 }, () => {
       server.off("error", reject);
+      // A failed accept must not become an uncaught 'error' event that ends the process.
+      server.on("error", () => {});
       const addr = server.address();
       const port = typeof addr === "object" && addr ? addr.port : 0;
       resolve({

@@ -29,11 +29,22 @@ export interface Transport {
 export function duplexTransport(stream: Duplex, label: string): Transport {
   let handlers: TransportHandlers | undefined;
   let closed = false;
+  let early: { error: Error | undefined } | undefined;
+  let killer: ReturnType<typeof setTimeout> | undefined;
   const finish = (error?: Error) => {
     if (closed) return;
     closed = true;
-    handlers?.close(error);
+    clearTimeout(killer);
+    if (handlers) handlers.close(error);
+    else early = { error };
   };
+  // Listening from the start: an error before `start` must not go unhandled.
+  stream.on("error", (e: Error) => {
+    finish(e);
+    stream.destroy();
+  });
+  stream.on("close", () => finish());
+  stream.on("end", () => stream.end());
   return {
     label,
     get buffered() {
@@ -41,22 +52,20 @@ export function duplexTransport(stream: Duplex, label: string): Transport {
     },
     start(h) {
       handlers = h;
-      stream.on("data", (chunk: Uint8Array) => h.data(chunk));
-      stream.on("error", (e: Error) => {
-        finish(e);
-        stream.destroy();
+      if (early) return h.close(early.error);
+      stream.on("data", (chunk: Uint8Array) => {
+        if (!closed) h.data(chunk);
       });
-      stream.on("close", () => finish());
-      stream.on("end", () => stream.end());
     },
     write(chunk) {
-      if (!closed) stream.write(chunk);
+      if (!closed && stream.writable) stream.write(chunk);
     },
     close() {
-      if (closed) return;
+      if (closed || killer !== undefined) return;
       stream.end();
       // An ended stream whose peer never answers still has to go.
-      setTimeout(() => stream.destroy(), 1000).unref?.();
+      killer = setTimeout(() => stream.destroy(), 1000);
+      Deno.unrefTimer(killer);
     },
   };
 }

@@ -119,6 +119,7 @@ export class Node {
   readonly #connWaiters = new Map<string, Set<(c: Connection) => void>>();
   readonly #services = new Map<string, { fn: Service; allowTickets: boolean }>();
   readonly #pending = new Map<string, PendingRequest>();
+  readonly #handshaking = new Set<Transport>();
   #requester: Pid | undefined;
   #listener: TcpListener | undefined;
   #registration: Registration | undefined;
@@ -354,6 +355,7 @@ export class Node {
   /** @internal Accepts an incoming transport (a dist listener or an agent's stdio). */
   accept(transport: Transport): void {
     if (this.#closed) return transport.close();
+    this.#handshaking.add(transport);
     openConnection(transport, {
       role: "acceptor",
       self: this.name,
@@ -362,12 +364,26 @@ export class Node {
       limits: this.limits,
       admit: (peer) => this.#admit(peer),
       handlers: this.#handlers,
-    }).catch(() => {/* a failed handshake only costs that transport */});
+    }).catch(() => {/* a failed handshake only costs that transport */})
+      .finally(() => this.#handshaking.delete(transport));
   }
 
   /** @internal Dials over a ready transport (an SSH-forwarded port, an agent's stdio). */
   async dial(transport: Transport, peer: string): Promise<void> {
-    await openConnection(transport, this.#dialOptions(peer));
+    await this.#open(transport, peer);
+  }
+
+  async #open(transport: Transport, peer: string): Promise<Connection> {
+    if (this.#closed) {
+      transport.close();
+      throw new NodeDownError(peer, `${this.name} is closed`);
+    }
+    this.#handshaking.add(transport);
+    try {
+      return await openConnection(transport, this.#dialOptions(peer));
+    } finally {
+      this.#handshaking.delete(transport);
+    }
   }
 
   #admit(peer: string): string | undefined {
@@ -430,7 +446,7 @@ export class Node {
     if (port === undefined) throw new NodeDownError(node, `${node} is not registered`);
     const transport = await tcpConnect(port);
     try {
-      return await openConnection(transport, this.#dialOptions(node));
+      return await this.#open(transport, node);
     } catch (e) {
       if (e instanceof HandshakeRefusedError && e.reason === "pending") {
         // Both dialled at once; the peer's connection to us wins.
@@ -553,6 +569,7 @@ export class Node {
     }
     this.#pending.clear();
     for (const conn of [...this.#conns.values()]) conn.close();
+    for (const t of this.#handshaking) t.close();
     await this.#registration?.close();
     await this.#listener?.close();
   }

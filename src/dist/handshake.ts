@@ -204,6 +204,10 @@ export class Handshake {
       this.#nonce,
       credKind,
       mine,
+      String(creation),
+      String(this.#o.creation),
+      wanted,
+      versions.join(","),
     ];
     this.#result = {
       peer: name,
@@ -244,6 +248,10 @@ export class Handshake {
       nonce,
       this.#o.credentials.kind,
       credKind,
+      String(this.#o.creation),
+      String(creation),
+      this.#o.peer ?? "",
+      PROTOCOL_VERSIONS.join(","),
     ];
     this.#result = {
       peer: name,

@@ -119,6 +119,28 @@ function buildConfig(t: Target, r: ResolvedTarget, o: SystemConnectOptions): str
   return lines.join("\n") + "\n";
 }
 
+let swept = false;
+
+/** Removes private dirs left by processes that died (their masters died with them). */
+function sweepStaleDirs(parent: string): void {
+  if (swept) return;
+  swept = true;
+  try {
+    Deno.statSync("/proc/self");
+    for (const e of Deno.readDirSync(parent)) {
+      const m = /^fusion-ssh-(\d+)-/.exec(e.name);
+      if (!m || m[1] === String(Deno.pid)) continue;
+      try {
+        Deno.statSync(`/proc/${m[1]}`);
+      } catch {
+        Deno.removeSync(`${parent}/${e.name}`, { recursive: true });
+      }
+    }
+  } catch {
+    // no /proc, or not ours to remove: leave it
+  }
+}
+
 /** Connects with the ssh binary. `t` is the target as given, `r` the same resolved. */
 export async function connectSystem(
   t: Target,
@@ -171,8 +193,9 @@ export async function connectSystem(
     throw new TargetError(`malformed proxyJump "${t.proxyJump}"`);
   }
 
-  const dir = await Deno.makeTempDir({ prefix: "fusion-ssh-" });
+  const dir = await Deno.makeTempDir({ prefix: `fusion-ssh-${Deno.pid}-` });
   await Deno.chmod(dir, 0o700);
+  sweepStaleDirs(dirname(dir));
   const configPath = `${dir}/config`;
   await Deno.writeTextFile(configPath, buildConfig(t, r, options), { mode: 0o600 });
   const ctl = `${dir}/ctl`;

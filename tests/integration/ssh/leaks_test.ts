@@ -28,8 +28,13 @@ sshTest(
           async () => {
             const dirsBefore = tempDirs();
             const ports: number[] = [];
+            const ours = new Set<string>();
+            const debug = (l: string) => {
+              const m = /-S (\/\S+)\/ctl/.exec(l);
+              if (m) ours.add(m[1]!);
+            };
             for (let i = 0; i < 20; i++) {
-              const ssh = await connectSsh(host.target({ sshBackend: kind }));
+              const ssh = await connectSsh(host.target({ sshBackend: kind }), { debug });
               const fwd = await ssh.forward(host.port);
               const rev = await ssh.reverse(upper.port);
               ports.push(fwd.localPort);
@@ -48,13 +53,15 @@ sshTest(
                 `port ${p} still listening`,
               );
             }
-            const newDirs = [...tempDirs()].filter((d) => !dirsBefore.has(d));
-            assert.deepEqual(newDirs, [], "private ControlPath dirs are removed");
-            assert.deepEqual(
-              localProcessesMentioning("/fusion-ssh-"),
-              [],
-              "no local ssh process left",
+            // Only this test's dirs and processes: other suites may run ssh meanwhile.
+            const newDirs = [...tempDirs()].filter((d) =>
+              !dirsBefore.has(d) && ours.has(`/tmp/${d}`)
             );
+            assert.deepEqual(newDirs, [], "private ControlPath dirs are removed");
+            assert.equal(ours.size, kind === "system" ? 20 : 0);
+            for (const dir of ours) {
+              assert.deepEqual(localProcessesMentioning(dir), [], `ssh processes left for ${dir}`);
+            }
           },
         );
       }
@@ -66,13 +73,15 @@ sshTest(
 
 sshTest("the system backend's ControlMaster dies with the process that started it", async () => {
   await using host = await startSshd();
+  const mod = JSON.stringify(new URL("../../../src/ssh/mod.ts", import.meta.url).href);
+  const target = JSON.stringify(host.target({ sshBackend: "system" }));
   const script = `
-    import { connectSsh } from ${
-    JSON.stringify(new URL("../../../src/ssh/mod.ts", import.meta.url).href)
-  };
-    const ssh = await connectSsh(${JSON.stringify(host.target({ sshBackend: "system" }))});
+    import { connectSsh } from ${mod};
+    const ssh = await connectSsh(${target});
+    // Something to run in the session, so it is visible as a process of the user.
+    const ch = await ssh.exec("exec cat");
     console.log("connected");
-    await new Promise(() => {});
+    await ch.exit;
   `;
   const child = new Deno.Command(Deno.execPath(), {
     args: ["eval", "--ext=ts", script],
@@ -81,12 +90,20 @@ sshTest("the system backend's ControlMaster dies with the process that started i
     stderr: "inherit",
   }).spawn();
   const reader = child.stdout.getReader();
-  const first = await reader.read();
-  assert.equal(new TextDecoder().decode(first.value).trim(), "connected");
-  assert.ok((await host.processes()).length > 0);
-  child.kill("SIGKILL");
-  await child.status;
-  reader.releaseLock();
-  await child.stdout.cancel();
+  try {
+    const first = await reader.read();
+    assert.equal(new TextDecoder().decode(first.value).trim(), "connected");
+    const deadline = Date.now() + 10_000;
+    while (!(await host.processes()).some((p) => p.command === "cat")) {
+      assert.ok(Date.now() < deadline, "the session never showed up");
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
+    reader.releaseLock();
+    await child.stdout.cancel();
+  }
+  // The session (and cat, on EOF) ends because the master died with its process.
   assert.deepEqual(await host.waitForNoProcesses({ timeoutMs: 10_000 }), []);
 });

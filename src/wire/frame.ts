@@ -1,16 +1,43 @@
 import { ProtocolError } from "../errors.ts";
 import { DEFAULT_LIMITS } from "../limits.ts";
 
-/** A tick: a frame of length 0. */
+/** A tick: a frame of length 0. Do not write to it. */
 export const TICK_FRAME: Uint8Array = new Uint8Array(4);
 
-/** Prefixes a body with its u32 big-endian length. */
+/** Largest body a u32 length prefix can describe. */
+const MAX_U32 = 0xffffffff;
+
+/**
+ * Prefixes a body with its u32 big-endian length (one copy). Small frames are carved
+ * out of a shared slab, since allocating an ArrayBuffer costs far more than the copy:
+ * the result may share its `buffer` with other frames, so mind `byteOffset` and never
+ * transfer or detach it.
+ */
 export function encodeFrame(body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(body.length + 4);
-  new DataView(out.buffer).setUint32(0, body.length);
+  const n = body.length;
+  if (n > MAX_U32) throw new ProtocolError(`cannot frame ${n} bytes: over the u32 length prefix`);
+  const size = n + 4;
+  let out: Uint8Array;
+  if (size > SLAB_BYTES / 8) out = new Uint8Array(size);
+  else {
+    if (slabUsed + size > SLAB_BYTES) {
+      slab = new ArrayBuffer(SLAB_BYTES);
+      slabUsed = 0;
+    }
+    out = new Uint8Array(slab, slabUsed, size);
+    slabUsed += (size + 7) & ~7;
+  }
+  out[0] = n >>> 24;
+  out[1] = (n >>> 16) & 0xff;
+  out[2] = (n >>> 8) & 0xff;
+  out[3] = n & 0xff;
   out.set(body, 4);
   return out;
 }
+
+const SLAB_BYTES = 64 * 1024;
+let slab = new ArrayBuffer(0);
+let slabUsed = SLAB_BYTES; // full: the first frame allocates it
 
 /** Options for {@linkcode FrameReader}. */
 export interface FrameReaderOptions {
@@ -18,37 +45,126 @@ export interface FrameReaderOptions {
   maxFrameBytes?: number;
 }
 
-/** Splits a byte stream into frame bodies. A tick is an empty body. */
+const EMPTY = new Uint8Array(0);
+/** A partial body starts this big (or at its declared size, if smaller) and doubles. */
+const FIRST_CAPACITY = 64 * 1024;
+
+/**
+ * Splits a byte stream into frame bodies. A tick is an empty body.
+ *
+ * Frames wholly inside a chunk are handed over as views into that chunk, with no copy;
+ * decode (or copy) them before the chunk's buffer is reused. A frame split across chunks
+ * is gathered into a buffer that grows by doubling up to its declared length, so memory
+ * follows the bytes that actually arrived and the copying stays linear.
+ */
 export class FrameReader {
   readonly #max: number;
-  #buf: Uint8Array = new Uint8Array(0);
+  readonly #head = new Uint8Array(4);
+  #headLen = 0;
+  /** Declared length of the body being gathered; -1 while reading a length prefix. */
+  #need = -1;
+  #have = 0;
+  #body: Uint8Array = EMPTY;
+  /** Bytes not yet parsed because a previous `onFrame` threw. */
+  #pending: Uint8Array | undefined;
+  #failed: ProtocolError | undefined;
 
   constructor(options: FrameReaderOptions = {}) {
     this.#max = options.maxFrameBytes ?? DEFAULT_LIMITS.maxFrameBytes;
   }
 
-  /** Feeds bytes and calls `onFrame` for each complete frame body. */
-  push(chunk: Uint8Array, onFrame: (body: Uint8Array) => void): void {
-    let buf = this.#buf.length ? concat(this.#buf, chunk) : chunk;
-    let off = 0;
-    while (buf.length - off >= 4) {
-      const len = ((buf[off]! << 24) >>> 0) + (buf[off + 1]! << 16) + (buf[off + 2]! << 8) +
-        buf[off + 3]!;
-      if (len > this.#max) {
-        throw new ProtocolError(`frame of ${len} bytes exceeds the limit of ${this.#max}`);
-      }
-      if (buf.length - off - 4 < len) break;
-      onFrame(buf.subarray(off + 4, off + 4 + len));
-      off += 4 + len;
-    }
-    buf = buf.subarray(off);
-    this.#buf = buf.length ? buf.slice() : new Uint8Array(0);
+  /** Bytes held for a frame that has not fully arrived (allocated, not declared). */
+  get buffered(): number {
+    return this.#headLen + this.#body.length + (this.#pending?.length ?? 0);
   }
-}
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
+  /**
+   * Feeds bytes and calls `onFrame` for each complete frame body, in order. A length
+   * prefix over `maxFrameBytes` throws `ProtocolError`, and so does every later call.
+   * If `onFrame` throws, the error propagates and the bytes after that frame are kept
+   * for the next call.
+   */
+  push(chunk: Uint8Array, onFrame: (body: Uint8Array) => void): void {
+    if (this.#failed) throw this.#failed;
+    if (this.#pending) {
+      const all = new Uint8Array(this.#pending.length + chunk.length);
+      all.set(this.#pending);
+      all.set(chunk, this.#pending.length);
+      this.#pending = undefined;
+      chunk = all;
+    }
+    const n = chunk.length;
+    let off = 0;
+    try {
+      while (off < n) {
+        if (this.#need < 0) {
+          if (this.#headLen === 0 && n - off >= 4) {
+            const len = chunk[off]! * 0x1000000 +
+              ((chunk[off + 1]! << 16) | (chunk[off + 2]! << 8) | chunk[off + 3]!);
+            if (len > this.#max) throw this.#tooLong(len);
+            off += 4;
+            if (n - off >= len) {
+              off += len;
+              onFrame(chunk.subarray(off - len, off));
+              continue;
+            }
+            this.#start(len);
+          } else {
+            this.#head[this.#headLen++] = chunk[off++]!;
+            if (this.#headLen < 4) continue;
+            this.#headLen = 0;
+            const h = this.#head;
+            const len = h[0]! * 0x1000000 + ((h[1]! << 16) | (h[2]! << 8) | h[3]!);
+            if (len > this.#max) throw this.#tooLong(len);
+            if (len === 0) {
+              onFrame(EMPTY);
+              continue;
+            }
+            this.#start(len);
+          }
+        }
+        // Gathering a split body.
+        const take = Math.min(this.#need - this.#have, n - off);
+        if (this.#have + take > this.#body.length) this.#grow(this.#have + take);
+        this.#body.set(chunk.subarray(off, off + take), this.#have);
+        this.#have += take;
+        off += take;
+        if (this.#have === this.#need) {
+          const body = this.#body;
+          this.#need = -1;
+          this.#have = 0;
+          this.#body = EMPTY;
+          onFrame(body);
+        }
+      }
+    } catch (e) {
+      // A copy: the caller may reuse its buffer (and Buffer#slice would not copy).
+      if (!this.#failed && off < n) this.#pending = new Uint8Array(chunk.subarray(off));
+      throw e;
+    }
+  }
+
+  #tooLong(len: number): ProtocolError {
+    this.#failed = new ProtocolError(
+      `frame of ${len} bytes exceeds maxFrameBytes (${this.#max})`,
+    );
+    this.#headLen = 0;
+    this.#need = -1;
+    this.#body = EMPTY;
+    return this.#failed;
+  }
+
+  #start(len: number): void {
+    this.#need = len;
+    this.#have = 0;
+    this.#body = new Uint8Array(Math.min(len, FIRST_CAPACITY));
+  }
+
+  #grow(atLeast: number): void {
+    let size = Math.max(atLeast, this.#body.length * 2);
+    if (size * 2 >= this.#need) size = this.#need; // skip a doubling that could not suffice
+    const body = new Uint8Array(size);
+    body.set(this.#body.subarray(0, this.#have));
+    this.#body = body;
+  }
 }

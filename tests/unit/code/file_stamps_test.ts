@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { stampsValid, stampThenRead, takeStamp } from "../../../src/code/_file_stamps.ts";
+
+Deno.test("a stamp stays valid for an untouched file and fails after a same-size edit", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const f = join(dir, "a.ts");
+    await Deno.writeTextFile(f, "export const v = 1;\n");
+    const { stamp, bytes } = stampThenRead(f);
+    assert.equal(new TextDecoder().decode(bytes), "export const v = 1;\n");
+    assert.ok(stamp.hash, "a file written just now is verified by content");
+    assert.ok(stampsValid([stamp]));
+    await Deno.writeTextFile(f, "export const v = 2;\n");
+    assert.equal(stampsValid([stamp]), false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an old file is checked by size and mtime only, and any change of them invalidates", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const f = join(dir, "old.ts");
+    await Deno.writeTextFile(f, "x");
+    const past = new Date(Date.now() - 60_000);
+    await Deno.utime(f, past, past);
+    const stamp = takeStamp(f);
+    assert.equal(stamp.hash, undefined);
+    assert.ok(stampsValid([stamp]));
+    const later = new Date(Date.now() - 30_000);
+    await Deno.utime(f, later, later);
+    assert.equal(stampsValid([stamp]), false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a stamp of a missing file fails once the file appears", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const f = join(dir, "deno.json");
+    const stamp = takeStamp(f);
+    assert.equal(stamp.size, -1);
+    assert.ok(stampsValid([stamp]));
+    await Deno.writeTextFile(f, "{}");
+    assert.equal(stampsValid([stamp]), false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a racy stamp drops its content hash once verified long after its mtime", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const f = join(dir, "r.ts");
+    await Deno.writeTextFile(f, "y");
+    const stamp = takeStamp(f);
+    assert.ok(stamp.hash);
+    assert.ok(stampsValid([stamp], Date.now() + 5_000));
+    assert.equal(stamp.hash, undefined);
+    assert.ok(stampsValid([stamp]));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

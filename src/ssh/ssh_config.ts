@@ -117,6 +117,25 @@ function same(a: string[] | undefined, b: string[] | undefined): boolean {
   return JSON.stringify(a ?? []) === JSON.stringify(b ?? []);
 }
 
+// OpenSSH reads ~/.ssh/config from the passwd entry's home, not $HOME: when $HOME
+// points elsewhere (tests, containers, sudo -E), name the file it means explicitly.
+async function homeConfigIfMoved(): Promise<string | undefined> {
+  const home = homeDir();
+  const path = `${home}/.ssh/config`;
+  try {
+    await Deno.stat(path);
+  } catch {
+    return undefined;
+  }
+  const uid = Deno.uid();
+  try {
+    const passwd = await Deno.readTextFile("/etc/passwd");
+    const entry = passwd.split("\n").map((l) => l.split(":")).find((f) => f[2] === String(uid));
+    if (entry && entry[5] === home) return undefined;
+  } catch { /* no /etc/passwd: name the file to be safe */ }
+  return path;
+}
+
 /**
  * Resolves an ssh config alias. Settings equal to OpenSSH's built-in defaults
  * are left out, so callers can tell "set by the config" from "default".
@@ -138,7 +157,7 @@ export async function resolveSshConfig(
   }
   const binary = options.sshBinary === undefined ? "ssh" : options.sshBinary;
   if (binary !== null && await sshBinaryAvailable(binary)) {
-    return await resolveWithSshG(binary, host, configFile);
+    return await resolveWithSshG(binary, host, configFile ?? await homeConfigIfMoved());
   }
   return await resolveWithParser(host, configFile);
 }

@@ -3,7 +3,7 @@ import { startSshd } from "../support/mod.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
@@ -38,7 +38,7 @@ Deno.test("the README's usage code runs as written against a real sshd host (exa
       env: {
         HOME: home,
         DENO_DIR: denoDir,
-        FUSION_REGISTRY_PORT: String(await freePort()),
+        FUSION_REGISTRY_PORT: String(freePort()),
         SSH_AUTH_SOCK: "",
       },
       stdout: "piped",

@@ -3,6 +3,9 @@ import { ProtocolError } from "../errors.ts";
 /** The oldest Deno the agent runs on. */
 export const MIN_DENO_VERSION = "2.0.0";
 
+/** The agent's exit status when the Deno running it is older than {@linkcode MIN_DENO_VERSION}. */
+export const AGENT_EXIT_OLD_DENO = 93;
+
 /** What the manager tells a starting agent over stdin (never argv, never env). */
 export interface AgentConfig {
   /** Config format version. */

@@ -7,6 +7,7 @@
 import { Node } from "../node.ts";
 import { Codec } from "../wire/codec.ts";
 import {
+  AGENT_EXIT_OLD_DENO,
   type AgentConfig,
   MIN_DENO_VERSION,
   parseAgentConfig,
@@ -14,9 +15,12 @@ import {
 } from "./agent_config.ts";
 import { registerAgentServices } from "./services.ts";
 import { StdioChannel } from "./stdio.ts";
+import { startSystemActor } from "./system_actor.ts";
 
 /** How long the agent waits for its hub to connect before giving up. */
 const HUB_CONNECT_TIMEOUT_MS = 30_000;
+/** How long the agent waits for its node to close before exiting anyway. */
+const CLOSE_WAIT_MS = 2000;
 
 /** Runs the agent until it should exit; resolves with the exit code. */
 export async function runAgent(): Promise<number> {
@@ -24,7 +28,7 @@ export async function runAgent(): Promise<number> {
     console.error(
       `fusion agent: Deno ${Deno.version.deno} is too old; Fusion needs ${MIN_DENO_VERSION} or newer`,
     );
-    return 3;
+    return AGENT_EXIT_OLD_DENO;
   }
   const codec = new Codec({ limits: { maxFrameBytes: 1024 * 1024 } });
   const stdio = new StdioChannel(Deno.stdin.readable, Deno.stdout.writable);
@@ -51,6 +55,7 @@ export async function runAgent(): Promise<number> {
     },
   });
   registerAgentServices(node);
+  startSystemActor(node);
 
   let exit!: (code: number) => void;
   const done = new Promise<number>((r) => exit = r);
@@ -73,12 +78,30 @@ export async function runAgent(): Promise<number> {
     stdio.waitEof().then(() => exit(0), () => exit(0));
   } else {
     await stdio.write(codec.encodeFrame({ stdio: true }));
-    node.accept(stdio.transport());
+    // stdin's end is the end, whether or not the hub's handshake ever completed.
+    const t = stdio.transport();
+    node.accept({
+      label: t.label,
+      get buffered() {
+        return t.buffered;
+      },
+      start: (h) =>
+        t.start({
+          data: (chunk) => h.data(chunk),
+          close: (error) => {
+            h.close(error);
+            exit(0);
+          },
+        }),
+      write: (chunk) => t.write(chunk),
+      close: () => t.close(),
+    });
   }
 
   const code = await done;
   clearTimeout(giveUp);
-  await node.close();
+  // A dead link must not keep the agent: closing is best effort, briefly.
+  await Promise.race([node.close(), new Promise((r) => setTimeout(r, CLOSE_WAIT_MS))]);
   return code;
 }
 

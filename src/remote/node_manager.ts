@@ -1,8 +1,9 @@
 import type { Duplex, Readable } from "node:stream";
 import { duplexTransport } from "../dist/transport.ts";
 import { ticketFor } from "../dist/credentials.ts";
+import { AGENT_EXIT_OLD_DENO, MIN_DENO_VERSION } from "../agent/agent_config.ts";
 import { BootstrapError, ConnectError, TimeoutError } from "../errors.ts";
-import { fullNodeName, Node } from "../node.ts";
+import { fullNodeName, type Node } from "../node.ts";
 import type { ExecChannel, ForwardTunnel, ReverseTunnel, SshBackend } from "../ssh/backend.ts";
 import { connectSsh } from "../ssh/mod.ts";
 import { parseTarget, type Target } from "../ssh/target.ts";
@@ -45,6 +46,13 @@ export interface NodeManagerOptions {
 }
 
 const STDERR_TAIL_LINES = 20;
+const PER_PACKET = /CHANNEL_DATA|CHANNEL_EXTENDED_DATA|CHANNEL_WINDOW_ADJUST/;
+// How long disconnect() waits for the agent to exit on EOF before closing its channel.
+const AGENT_EXIT_WAIT_MS = 5000;
+// The same after the link dropped: the agent's exit is reported at once or never.
+const LOST_AGENT_EXIT_WAIT_MS = 1000;
+// How long teardown waits for the SSH connection to close.
+const SSH_CLOSE_WAIT_MS = 3000;
 
 /**
  * Connects to one server: SSH, tunnels, the agent, the node connection; and
@@ -57,6 +65,7 @@ export class NodeManager {
   #status: ConnectionStatus = "disconnected";
   #connecting: Promise<RemoteNode> | undefined;
   #session: Session | undefined;
+  #disconnecting: Promise<void> | undefined;
 
   constructor(target: Target | string, options: NodeManagerOptions = {}) {
     this.target = typeof target === "string" ? parseTarget(target) : target;
@@ -75,11 +84,22 @@ export class NodeManager {
     }
     if (this.#connecting) return this.#connecting;
     this.#status = "connecting";
-    this.#connecting = this.#connect().then(
+    const previous = this.#disconnecting;
+    this.#connecting = (async () => {
+      // A connect right after disconnect() waits until the old agent is gone.
+      await previous;
+      return await this.#connect();
+    })().then(
       (s) => {
-        this.#session = s;
-        this.#status = "connected";
         this.#connecting = undefined;
+        if (s.dropped) {
+          // It dropped before it was handed over: a dead RemoteNode, whose calls reject.
+          this.#status = "disconnected";
+          this.#disconnecting = s.teardown();
+        } else {
+          this.#session = s;
+          this.#status = "connected";
+        }
         return s.remote!;
       },
       (e) => {
@@ -96,19 +116,30 @@ export class NodeManager {
     await this.#connecting?.catch(() => {});
     const s = this.#session;
     this.#session = undefined;
-    await s?.teardown();
-    this.#status = "disconnected";
+    // Also waits for the teardown of a connection that dropped by itself.
+    const done = s ? s.teardown() : this.#disconnecting;
+    if (done) {
+      this.#disconnecting = done;
+      await done;
+      if (this.#disconnecting === done) this.#disconnecting = undefined;
+    }
+    if (!this.#connecting) this.#status = "disconnected";
   }
 
   async #connect(): Promise<Session> {
     const o = this.#options;
     const timeoutMs = o.connectTimeoutMs ?? 15_000;
     const label = this.target.host;
-    const session = new Session(this.target, o, (s) => {
-      if (this.#session === s) {
-        this.#session = undefined;
-        this.#status = "disconnected";
-      }
+    const session: Session = new Session(this.target, o, {
+      lost: (s, teardown) => {
+        if (this.#session === s) {
+          this.#session = undefined;
+          this.#status = "disconnected";
+          this.#disconnecting = teardown;
+        }
+      },
+      // RemoteNode.close() is this manager's disconnect() while the session is current.
+      close: () => this.#session === session ? this.disconnect() : session.teardown(),
     });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -123,7 +154,7 @@ export class NodeManager {
       );
     });
     try {
-      await Promise.race([session.open(), timeout]);
+      await Promise.race([session.open(timeoutMs), timeout]);
       return session;
     } catch (e) {
       await session.teardown();
@@ -134,34 +165,62 @@ export class NodeManager {
   }
 }
 
+interface SessionOwner {
+  /** The connection dropped; `teardown` settles when all of it is closed. */
+  lost(s: Session, teardown: Promise<void>): void;
+  /** RemoteNode.close(). */
+  close(): Promise<void>;
+}
+
 /** Everything one connection holds, so that teardown can undo exactly it. */
 class Session {
   step = "ssh connect";
   remote: RemoteNode | undefined;
   readonly #target: Target;
   readonly #o: NodeManagerOptions;
-  readonly #onLost: (s: Session) => void;
+  readonly #owner: SessionOwner;
   #node: Node | undefined;
   #ownsNode = false;
   #ssh: SshBackend | undefined;
   #agent: ExecChannel | undefined;
+  // Every channel opened, so that a connect given up half-way closes them too.
+  #execs = new Set<ExecChannel>();
   #tunnels: (ForwardTunnel | ReverseTunnel)[] = [];
   #stderrTail: string[] = [];
   #unsubscribe: (() => void) | undefined;
   #teardown: Promise<void> | undefined;
   #name = "";
+  #dropped = false;
+  #t0 = performance.now();
 
-  constructor(target: Target, options: NodeManagerOptions, onLost: (s: Session) => void) {
+  constructor(target: Target, options: NodeManagerOptions, owner: SessionOwner) {
     this.#target = target;
     this.#o = options;
-    this.#onLost = onLost;
+    this.#owner = owner;
   }
 
   #log(line: string): void {
     this.#o.log?.(`[fusion ${this.#target.host}] ${line}`);
   }
 
-  async open(): Promise<void> {
+  #enter(step: string): void {
+    if (this.#teardown) throw new ConnectError(`connect to ${this.#target.host} was given up`);
+    this.#log(`${step} (${(performance.now() - this.#t0).toFixed(0)} ms)`);
+    this.step = step;
+  }
+
+  async #exec(command: string): Promise<ExecChannel> {
+    const ch = await this.#ssh!.exec(command);
+    this.#execs.add(ch);
+    ch.exit.then(() => this.#execs.delete(ch));
+    if (this.#teardown) ch.close();
+    // Write errors (EPIPE when it exits early) are judged by its exit status.
+    ch.duplex.on("error", () => {});
+    ch.stdin.on("error", () => {});
+    return ch;
+  }
+
+  async open(timeoutMs: number): Promise<void> {
     const o = this.#o;
     if (o.node) this.#node = o.node;
     else {
@@ -175,22 +234,35 @@ class Session {
     this.#name = fullNodeName(o.name ?? `${hostLabel(this.#target.host)}-${randomHex(4)}`);
     const bundleP = agentBundle();
 
-    this.step = "ssh connect";
-    const ssh = this.#ssh = await connectSsh(this.#target, {
+    this.#enter("ssh connect");
+    const ssh = await connectSsh(this.#target, {
+      connectTimeoutMs: timeoutMs,
       ...(o.sshConfig !== undefined ? { sshConfig: o.sshConfig } : {}),
-      ...(o.log ? { debug: (l: string) => this.#log(l) } : {}),
+      // Per-packet lines would drown the rest (and cost a line per message).
+      ...(o.log
+        ? {
+          debug: (l: string) => {
+            if (!PER_PACKET.test(l)) this.#log(l);
+          },
+        }
+        : {}),
     });
+    this.#ssh = ssh;
+    if (this.#teardown) {
+      await ssh.close();
+      this.#enter("ssh connect");
+    }
     const bundle = await bundleP;
 
     // The reverse tunnels and the agent's exec go out together: one round trip.
-    this.step = "start agent";
+    this.#enter("start agent");
     const wantTunnel = o.transport !== "stdio";
     const reversesP = wantTunnel
       ? Promise.all([ssh.reverse(node.registryPort), ssh.reverse(node.port)]).catch((e) =>
         e as Error
       )
       : Promise.resolve(new Error("stdio transport requested"));
-    let agent = await ssh.exec(startScript(bundle.hash, this.#target.deno));
+    let agent = await this.#exec(startScript(bundle.hash, this.#target.deno));
     const reverses = await reversesP;
     if (reverses instanceof Error) {
       if (o.transport === "tunnel") {
@@ -199,7 +271,9 @@ class Session {
         });
       }
       this.#log(
-        `TCP forwarding refused (${reverses.message}); the node connection runs over the agent's stdio`,
+        wantTunnel
+          ? `TCP forwarding refused (${reverses.message}); the node connection runs over the agent's stdio`
+          : "stdio transport requested: the node connection runs over the agent's stdio",
       );
     } else this.#tunnels.push(...reverses);
 
@@ -214,33 +288,34 @@ class Session {
       tickTimeoutMs: o.tickTimeoutMs ?? node.limits.tickTimeoutMs,
     };
     const codec = new Codec();
-    agent.duplex.on("error", () => {/* judged by its exit status */});
     let frames = this.#setupFrames(agent.duplex);
     agent.duplex.write(codec.encodeFrame(config));
     this.#watchStderr(agent);
 
     let first = await firstFrame(frames, agent);
-    if (first.exit === EXIT_NEED_AGENT) {
-      this.step = "upload agent";
+    if ("exit" in first && first.exit === EXIT_NEED_AGENT) {
+      this.#enter("upload agent");
       this.#log(`uploading the agent (${bundle.code.length} bytes)`);
-      await this.#install(ssh, bundle.hash, bundle.code);
-      this.step = "start agent";
-      agent = await ssh.exec(startScript(bundle.hash, this.#target.deno));
-      agent.duplex.on("error", () => {/* judged by its exit status */});
+      await this.#install(bundle.hash, bundle.code);
+      this.#enter("start agent");
+      agent = await this.#exec(startScript(bundle.hash, this.#target.deno));
       frames = this.#setupFrames(agent.duplex);
       agent.duplex.write(codec.encodeFrame(config));
       this.#watchStderr(agent);
       first = await firstFrame(frames, agent);
     }
-    if (!("frame" in first)) throw this.#bootstrapError(first.exit);
+    if (!("frame" in first)) throw await this.#bootstrapError(first.exit, agent);
     this.#agent = agent;
     await this.#afterFirstFrame(first.frame, frames, codec);
+    this.#log(`connected to ${this.#name} (${(performance.now() - this.#t0).toFixed(0)} ms)`);
 
-    this.remote = new RemoteNode(this.#name, node, () => this.teardown());
+    this.remote = new RemoteNode(this.#name, node, () => this.#owner.close());
     this.#unsubscribe = node.onNodeDown((peer) => {
       if (peer === this.#name) this.#lost();
     });
     ssh.onClose(() => this.#lost());
+    // The agent may have died between the handshake and here.
+    if (!node.nodes().includes(this.#name) || !ssh.connected) this.#lost();
   }
 
   async #afterFirstFrame(
@@ -252,23 +327,24 @@ class Session {
     const agent = this.#agent!;
     const msg = first as { port?: number; stdio?: boolean };
     if (msg.stdio) {
-      this.step = "handshake";
+      this.#enter("handshake");
       agent.duplex.removeAllListeners("data");
       await node.dial(duplexTransport(agent.duplex, `ssh stdio ${this.#target.host}`), this.#name);
       return;
     }
-    if (typeof msg.port !== "number") throw new BootstrapError("the agent sent no port");
-    this.step = "forward tunnel";
+    if (typeof msg.port !== "number") throw await this.#bootstrapError(null, agent);
+    this.#enter("forward tunnel");
     const fwd = await this.#ssh!.forward(msg.port);
     this.#tunnels.push(fwd);
+    if (this.#teardown) await fwd.close();
     agent.duplex.write(codec.encodeFrame({ advertisedPort: fwd.localPort }));
-    this.step = "registration";
-    const reg = await frames.next();
-    if (reg.done || !(reg.value as { registered?: boolean }).registered) {
-      throw this.#bootstrapError(null);
+    this.#enter("registration");
+    const reg = await Promise.race([frames.next(), agent.exit]);
+    if (!("done" in reg) || reg.done || !(reg.value as { registered?: boolean }).registered) {
+      throw await this.#bootstrapError(null, agent);
     }
     this.#forwardStdout(agent.duplex);
-    this.step = "handshake";
+    this.#enter("handshake");
     await node.connect(this.#name);
   }
 
@@ -340,8 +416,8 @@ class Session {
     });
   }
 
-  async #install(ssh: SshBackend, hash: string, code: Uint8Array): Promise<void> {
-    const ch = await ssh.exec(installScript(hash));
+  async #install(hash: string, code: Uint8Array): Promise<void> {
+    const ch = await this.#exec(installScript(hash));
     ch.stdout.resume(); // the channel closes only once its output is read
     this.#watchStderr(ch);
     ch.stdin.end(code);
@@ -350,16 +426,32 @@ class Session {
     if (status === EXIT_BAD_UPLOAD) {
       throw new BootstrapError(`the agent uploaded to ${this.#target.host} failed its hash check`);
     }
-    throw this.#bootstrapError(status, "installing the agent");
+    throw await this.#bootstrapError(status, ch, "installing the agent");
   }
 
-  #bootstrapError(code: number | null, doing = "starting the agent"): BootstrapError {
+  async #bootstrapError(
+    code: number | null,
+    ch: ExecChannel,
+    doing = "starting the agent",
+  ): Promise<BootstrapError> {
+    // Let the stderr tail arrive: it is the useful part.
+    await Promise.race([ch.exit, delay(1000)]);
     const host = this.#target.host;
     const stderr = this.#stderrTail.join("\n");
     if (code === EXIT_NO_DENO) {
-      const where = this.#target.deno ? ` (looked for ${this.#target.deno})` : "";
+      const deno = this.#target.deno;
       return new BootstrapError(
-        `Deno was not found on ${host}${where}; install it or set target.deno`,
+        deno
+          ? `Deno was not found on ${host} at ${deno} (target.deno); install it there or fix target.deno`
+          : `Deno was not found on ${host}; install it or set target.deno`,
+        { stderr },
+      );
+    }
+    if (code === AGENT_EXIT_OLD_DENO) {
+      const version = /Deno (\S+) is too old/.exec(stderr)?.[1] ?? "(unknown version)";
+      const where = this.#target.deno ? ` at ${this.#target.deno}` : "";
+      return new BootstrapError(
+        `the Deno on ${host}${where} is too old: ${version}; Fusion needs ${MIN_DENO_VERSION} or newer (upgrade it or set target.deno)`,
         { stderr },
       );
     }
@@ -370,11 +462,16 @@ class Session {
     );
   }
 
+  /** True once the connection has dropped by itself. */
+  get dropped(): boolean {
+    return this.#dropped;
+  }
+
   #lost(): void {
     if (this.#teardown) return;
+    this.#dropped = true;
     this.#log(`lost the connection to ${this.#name}`);
-    this.#onLost(this);
-    void this.teardown();
+    this.#owner.lost(this, this.teardown());
   }
 
   teardown(): Promise<void> {
@@ -386,14 +483,24 @@ class Session {
         // EOF on stdin tells the agent to exit; wait for it, then pull the plug.
         agent.duplex.end();
         node?.disconnectNode(this.#name);
+        const waitMs = this.#dropped ? LOST_AGENT_EXIT_WAIT_MS : AGENT_EXIT_WAIT_MS;
         const exited = await Promise.race([
           agent.exit.then(() => true),
-          delay(5000).then(() => false),
+          delay(waitMs).then(() => false),
         ]);
-        if (!exited) agent.close();
+        if (!exited) this.#log(`${this.#name} did not exit within ${waitMs} ms of EOF`);
       }
-      await Promise.allSettled(this.#tunnels.map((t) => t.close()));
-      await this.#ssh?.close();
+      for (const ch of this.#execs) ch.close();
+      // A link that went silent never answers tunnel cancels: the SSH close covers them.
+      await Promise.race([Promise.allSettled(this.#tunnels.map((t) => t.close())), delay(2000)]);
+      // On a silently dead link the ssh2 backend's close() can wait for a FIN that never comes.
+      const ssh = this.#ssh;
+      if (ssh) {
+        const closed = await Promise.race([ssh.close().then(() => true), delay(SSH_CLOSE_WAIT_MS)]);
+        if (!closed) this.#log(`the SSH connection did not close within ${SSH_CLOSE_WAIT_MS} ms`);
+      }
+      // ssh2 may never report the exit of a channel closed just before the connection.
+      await Promise.race([Promise.all([...this.#execs].map((ch) => ch.exit)), delay(1000)]);
       if (this.#ownsNode) {
         this.#ownsNode = false;
         await releaseDefaultNode();

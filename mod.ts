@@ -95,3 +95,20 @@ export {
 } from "./src/task_runner.ts";
 export type { ModuleRef, PushResult, RunOptions } from "./src/remote/code_client.ts";
 export type { RemoteModule } from "./src/remote/remote_node.ts";
+// Supervisors: OTP's supervision trees over local and remote actors (docs/SUPERVISORS.md).
+export {
+  type ChildInfo,
+  type ChildSpec,
+  type ChildSpecBase,
+  type ChildStatus,
+  type LocalChildSpec,
+  type ReconnectOptions,
+  type RemoteChildSpec,
+  type RestartType,
+  type Strategy,
+  supervise,
+  type SuperviseOptions,
+  Supervisor,
+  type SupervisorEvent,
+  type SupervisorExit,
+} from "./src/supervisor/mod.ts";

@@ -7,7 +7,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { dirname } from "node:path";
-import { Duplex } from "node:stream";
+import type { Duplex } from "node:stream";
 import { AuthError, ConnectError, HostKeyError, TargetError, TimeoutError } from "../errors.ts";
 import type {
   ExecChannel,
@@ -208,8 +208,11 @@ export async function connectSystem(
 
   const masterArgs = [...base, "-M", "-N", "-v", "-o", "ControlMaster=yes", ...destination];
   options.debug?.(`system ssh: ${options.sshBinary} ${masterArgs.join(" ")}`);
+  // Its own session: signals meant for this process group (a terminal's Ctrl-C) do not hit the
+  // master directly, and nothing the master or its watchdog does reaches this process's group.
   const master = spawn("sh", ["-c", WATCHDOG, "sh", options.sshBinary, ...masterArgs], {
     stdio: ["pipe", "ignore", "pipe"],
+    detached: true,
   });
   const log: string[] = [];
   const info = { fingerprint: "", keyType: "", methods: "", offered: [] as string[] };

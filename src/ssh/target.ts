@@ -66,6 +66,14 @@ export interface Target {
   sshConfig?: string;
 }
 
+/** The input as a quoted, escaped string: an error message stays one line of plain text. */
+function quote(input: string): string {
+  return JSON.stringify(input).replace(
+    /[\x7f-\x9f]/g,
+    (c) => `\\u00${c.charCodeAt(0).toString(16)}`,
+  );
+}
+
 const HOST_RE = /^[A-Za-z0-9_](?:[A-Za-z0-9._-]*[A-Za-z0-9_])?$/;
 const USER_RE = /^[A-Za-z0-9_.][A-Za-z0-9_.@+-]*$/;
 
@@ -77,30 +85,30 @@ function isIpv6(s: string): boolean {
 
 /** Checks a host name or address; throws TargetError naming `input`. */
 export function validateHost(host: string, input: string = host): void {
-  if (host === "") throw new TargetError(`malformed target "${input}": empty host`);
+  if (host === "") throw new TargetError(`malformed target ${quote(input)}: empty host`);
   if (isIpv6(host)) return;
   if (!HOST_RE.test(host)) {
-    throw new TargetError(`malformed target "${input}": invalid host "${host}"`);
+    throw new TargetError(`malformed target ${quote(input)}: invalid host ${quote(host)}`);
   }
 }
 
 /** Checks a login name; throws TargetError naming `input`. */
 export function validateUsername(user: string, input: string = user): void {
   if (!USER_RE.test(user)) {
-    throw new TargetError(`malformed target "${input}": invalid user name "${user}"`);
+    throw new TargetError(`malformed target ${quote(input)}: invalid user name ${quote(user)}`);
   }
 }
 
 /** Checks a port number; throws TargetError naming `input`. */
 export function validatePort(port: number, input: string = String(port)): void {
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new TargetError(`malformed target "${input}": port must be 1-65535`);
+    throw new TargetError(`malformed target ${quote(input)}: port must be 1-65535`);
   }
 }
 
 function parsePort(text: string, input: string): number {
   if (!/^\d{1,5}$/.test(text)) {
-    throw new TargetError(`malformed target "${input}": port "${text}" is not a number`);
+    throw new TargetError(`malformed target ${quote(input)}: port ${quote(text)} is not a number`);
   }
   const port = Number(text);
   validatePort(port, input);
@@ -116,11 +124,13 @@ export function parseTarget(spec: string): Target {
   if (typeof spec !== "string") throw new TargetError("target must be a string");
   const input = spec;
   if (spec.trim() !== spec || spec === "") {
-    throw new TargetError(`malformed target "${input}": empty or surrounded by spaces`);
+    throw new TargetError(`malformed target ${quote(input)}: empty or surrounded by spaces`);
   }
   // deno-lint-ignore no-control-regex
   if (/[\s\x00-\x1f\x7f]/.test(spec)) {
-    throw new TargetError(`malformed target "${input}": contains spaces or control characters`);
+    throw new TargetError(
+      `malformed target ${quote(input)}: contains spaces or control characters`,
+    );
   }
   let rest = spec;
   if (rest.startsWith("ssh://")) {
@@ -131,23 +141,25 @@ export function parseTarget(spec: string): Target {
   const at = rest.lastIndexOf("@");
   if (at >= 0) {
     const user = rest.slice(0, at);
-    if (user === "") throw new TargetError(`malformed target "${input}": empty user name`);
+    if (user === "") throw new TargetError(`malformed target ${quote(input)}: empty user name`);
     validateUsername(user, input);
     target.username = user;
     rest = rest.slice(at + 1);
   }
   if (rest.startsWith("[")) {
     const close = rest.indexOf("]");
-    if (close < 0) throw new TargetError(`malformed target "${input}": missing "]"`);
+    if (close < 0) throw new TargetError(`malformed target ${quote(input)}: missing "]"`);
     const host = rest.slice(1, close);
     if (!isIpv6(host) && !HOST_RE.test(host)) {
-      throw new TargetError(`malformed target "${input}": invalid address "${host}"`);
+      throw new TargetError(`malformed target ${quote(input)}: invalid address ${quote(host)}`);
     }
     target.host = host;
     const after = rest.slice(close + 1);
     if (after !== "") {
       if (!after.startsWith(":")) {
-        throw new TargetError(`malformed target "${input}": unexpected "${after}" after "]"`);
+        throw new TargetError(
+          `malformed target ${quote(input)}: unexpected ${quote(after)} after "]"`,
+        );
       }
       target.port = parsePort(after.slice(1), input);
     }

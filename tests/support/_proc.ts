@@ -99,9 +99,16 @@ function runAll(): void {
   cleanups.clear();
 }
 
-function onSignal(): void {
+function onSigint(): void {
+  console.error("fusion test harness: SIGINT, cleaning up");
   runAll();
   Deno.exit(130);
+}
+
+function onSigterm(): void {
+  console.error("fusion test harness: SIGTERM, cleaning up");
+  runAll();
+  Deno.exit(143);
 }
 
 /**
@@ -114,8 +121,8 @@ export function onEmergency(fn: () => void): () => void {
     installed = true;
     globalThis.addEventListener("unload", runAll);
     try {
-      Deno.addSignalListener("SIGINT", onSignal);
-      Deno.addSignalListener("SIGTERM", onSignal);
+      Deno.addSignalListener("SIGINT", onSigint);
+      Deno.addSignalListener("SIGTERM", onSigterm);
     } catch {
       // signals unsupported here
     }
@@ -126,8 +133,8 @@ export function onEmergency(fn: () => void): () => void {
       installed = false;
       globalThis.removeEventListener("unload", runAll);
       try {
-        Deno.removeSignalListener("SIGINT", onSignal);
-        Deno.removeSignalListener("SIGTERM", onSignal);
+        Deno.removeSignalListener("SIGINT", onSigint);
+        Deno.removeSignalListener("SIGTERM", onSigterm);
       } catch {
         // ignore
       }

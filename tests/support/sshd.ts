@@ -89,6 +89,23 @@ export interface SshdHost extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
+/** Pids of sshd session processes serving `user` ("sshd: user [priv]", "sshd: user@notty"). */
+export function sshdSessionPidsOf(user: string): number[] {
+  const out: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).replace(/\0/g, " ");
+      if (cmd.startsWith(`sshd: ${user} `) || cmd.startsWith(`sshd: ${user}@`)) {
+        out.push(Number(e.name));
+      }
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
 /** Children of a pid, from /proc. */
 export function childPids(parent: number): number[] {
   const out: number[] = [];
@@ -106,10 +123,30 @@ export function childPids(parent: number): number[] {
 }
 
 let swept = false;
-/** Kills sshd listeners left by test processes that died, and removes their dirs. */
+/**
+ * Kills sshd listeners left by test processes that died (and their sessions,
+ * also those of test users that no longer exist), and removes their dirs.
+ */
 function sweepStaleHosts(): void {
   if (swept) return;
   swept = true;
+  try {
+    const passwd = Deno.readTextFileSync("/etc/passwd");
+    for (const e of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(e.name)) continue;
+      try {
+        const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`);
+        const m = /^sshd: (fusion-t[0-9a-f]{8})[ @]/.exec(cmd);
+        if (m && !passwd.includes(`\n${m[1]}:`) && !passwd.startsWith(`${m[1]}:`)) {
+          killPid(Number(e.name));
+        }
+      } catch {
+        // gone
+      }
+    }
+  } catch {
+    // no /proc
+  }
   for (const e of Deno.readDirSync("/tmp")) {
     const m = /^fusion-sshd-(\d+)-/.exec(e.name);
     if (!m || pidAlive(Number(m[1]))) continue;
@@ -150,6 +187,7 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<SshdHos
       for (const c of childPids(child.pid)) killPid(c);
       killPid(child.pid);
     }
+    if (user) { for (const p of sshdSessionPidsOf(user.name)) killPid(p); }
     if (user && ownsUser) deleteTestUserSync(user);
     try {
       Deno.removeSync(dir, { recursive: true });
@@ -197,19 +235,17 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<SshdHos
         ...(options.extraConfig ?? []),
       ].join("\n") + "\n";
       await Deno.writeTextFile(configPath, config);
-      const cmd = options.netns
-        ? new Deno.Command("ip", {
-          args: ["netns", "exec", options.netns, SSHD, "-D", "-e", "-f", configPath],
-          stdin: "null",
-          stdout: "null",
-          stderr: "piped",
-        })
-        : new Deno.Command(SSHD, {
-          args: ["-D", "-e", "-f", configPath],
-          stdin: "null",
-          stdout: "null",
-          stderr: "piped",
-        });
+      // setsid: sshd gets a session of its own, so a signal sent to this process group
+      // never orphans its per-connection children (setsid execs in place: same pid).
+      const sshdArgs = ["-D", "-e", "-f", configPath];
+      const cmd = new Deno.Command("setsid", {
+        args: options.netns
+          ? ["ip", "netns", "exec", options.netns, SSHD, ...sshdArgs]
+          : [SSHD, ...sshdArgs],
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+      });
       child = cmd.spawn();
       const ready = Promise.withResolvers<boolean>();
       const proc = child;
@@ -321,6 +357,8 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<SshdHos
           killPid(pid);
         }
         await sshd.status;
+        // Sessions orphaned some other way (their listener killed first) go too.
+        for (const pid of sshdSessionPidsOf(theUser.name)) killPid(pid);
         if (ownsUser) await deleteTestUser(theUser);
         await Promise.race([reader, sleep(2000)]);
         await Deno.remove(dir, { recursive: true }).catch(() => {});

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ConnectError, TimeoutError } from "../../../src/errors.ts";
 import { connectSsh, type SshCloseInfo } from "../../../src/ssh/mod.ts";
-import { startSshd } from "../../support/mod.ts";
+import { childPids, startSshd } from "../../support/mod.ts";
 import { BACKENDS, listening, sshTest } from "./_helpers.ts";
 import { createServer, type Socket } from "node:net";
 
@@ -32,6 +32,32 @@ sshTest("a dropped connection is reported, and failed connects say why", async (
         await assert.rejects(ssh.exec("true"), ConnectError);
       },
     );
+
+    await t.step(`${kind}: keepalives report a drop when the server stops answering`, async () => {
+      const ssh = await connectSsh(host.target({ sshBackend: kind }), {
+        keepaliveIntervalMs: 500,
+        keepaliveCountMax: 2,
+      });
+      const frozen: number[] = [];
+      try {
+        for (const pid of host.sessionPids()) {
+          frozen.push(pid, ...childPids(pid));
+        }
+        for (const pid of frozen) Deno.kill(pid, "SIGSTOP");
+        const info = await ssh.closed;
+        assert.equal(info.requested, false);
+        assert.ok(info.error instanceof ConnectError);
+      } finally {
+        for (const pid of frozen) {
+          try {
+            Deno.kill(pid, "SIGKILL");
+          } catch {
+            // gone
+          }
+        }
+        await ssh.close();
+      }
+    });
 
     await t.step(`${kind}: close() reports a requested close`, async () => {
       const ssh = await connectSsh(host.target({ sshBackend: kind }));

@@ -93,7 +93,13 @@ export {
   type RunManyResults,
   spawn,
 } from "./src/task_runner.ts";
-export type { ModuleRef, PushResult, RunOptions } from "./src/remote/code_client.ts";
+export type {
+  IsolatePermissions,
+  ModuleRef,
+  PermissionValue,
+  PushResult,
+  RunOptions,
+} from "./src/remote/code_client.ts";
 export type { RemoteModule } from "./src/remote/remote_node.ts";
 // Supervisors: OTP's supervision trees over local and remote actors (docs/SUPERVISORS.md).
 export {

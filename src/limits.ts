@@ -23,6 +23,8 @@ export interface Limits {
   tickTimeoutMs: number;
   /** Bytes queued for writing on one connection before it is treated as stuck. */
   maxWriteBuffer: number;
+  /** Sandbox processes an agent runs at once for isolated calls; further calls wait. */
+  maxIsolates: number;
 }
 
 /** The defaults for every receive-side limit. */
@@ -36,6 +38,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   handshakeTimeoutMs: 5_000,
   tickTimeoutMs: 60_000,
   maxWriteBuffer: 256 * 1024 * 1024,
+  maxIsolates: 8,
 });
 
 /** Fills in defaults for limits not given. */

@@ -1,18 +1,26 @@
 import type { Node } from "../node.ts";
+import { ISOLATED_SPAWN, type IsolateSpec, parseIsolateSpec } from "./isolate_permissions.ts";
+import { IsolatePool } from "./isolate_pool.ts";
 import { ModuleCache } from "./module_cache.ts";
 
-/** A run request: call export `fn` of bundle `hash` with `args`. */
+/** A run request: call export `fn` of bundle `hash` with `args` (`isolate` only for "run.isolated"). */
 export interface RunPayload {
   hash: string;
   fn: string;
   args: unknown[];
+  isolate?: IsolateSpec;
 }
 
-/** A runFun request: a function's source and its arguments. */
+/** A runFun request: a function's source and its arguments (`isolate` only for "runFun.isolated"). */
 export interface RunFunPayload {
   source: string;
   args: unknown[];
+  isolate?: IsolateSpec;
 }
+
+// Isolated calls have services of their own, so that an agent without them
+// fails the call instead of running it unsandboxed; the plain ones refuse `isolate`.
+const NOT_HERE = "isolate belongs in a run.isolated or runFun.isolated request";
 
 function isRun(p: unknown): p is RunPayload {
   const r = p as RunPayload;
@@ -26,6 +34,8 @@ function isRun(p: unknown): p is RunPayload {
 export function registerExecutor(node: Node, cache: ModuleCache = new ModuleCache()): void {
   keepAliveOnUserErrors();
   const compiled = new Map<string, (...args: unknown[]) => unknown>();
+  let pool: IsolatePool | undefined;
+  const sandboxes = () => pool ??= new IsolatePool({ maxProcesses: node.limits.maxIsolates });
 
   const exportOf = async (p: RunPayload) => {
     const mod = await cache.load(p.hash);
@@ -60,15 +70,35 @@ export function registerExecutor(node: Node, cache: ModuleCache = new ModuleCach
 
   node.serve("run", async (payload) => {
     if (!isRun(payload)) throw new TypeError("run needs { hash, fn, args }");
+    if (payload.isolate !== undefined) throw new TypeError(NOT_HERE);
     const f = await exportOf(payload);
     return await f(...payload.args);
   });
 
+  node.serve("run.isolated", async (payload) => {
+    if (!isRun(payload)) throw new TypeError("run.isolated needs { hash, fn, args, isolate }");
+    const spec = parseIsolateSpec(payload.isolate);
+    const path = await cache.verifiedPath(payload.hash);
+    return await sandboxes().run(path, { fn: payload.fn, args: payload.args }, spec);
+  });
+
+  node.serve("runFun.isolated", async (payload) => {
+    const { source, args, isolate } = (payload ?? {}) as RunFunPayload;
+    if (typeof source !== "string" || !Array.isArray(args)) {
+      throw new TypeError("runFun.isolated needs { source, args, isolate }");
+    }
+    const spec = parseIsolateSpec(isolate);
+    return await sandboxes().run(undefined, { source, args }, spec).catch((e) => {
+      throw explainMissingName(e, node.name);
+    });
+  });
+
   node.serve("runFun", async (payload) => {
-    const { source, args } = payload as RunFunPayload;
+    const { source, args, isolate } = payload as RunFunPayload;
     if (typeof source !== "string" || !Array.isArray(args)) {
       throw new TypeError("runFun needs { source, args }");
     }
+    if (isolate !== undefined) throw new TypeError(NOT_HERE);
     let f = compiled.get(source);
     if (!f) {
       f = compile(source);
@@ -101,6 +131,7 @@ export function registerExecutor(node: Node, cache: ModuleCache = new ModuleCach
 
   node.serve("spawn", async (payload) => {
     if (!isRun(payload)) throw new TypeError("spawn needs { hash, fn, args }");
+    if (payload.isolate !== undefined) throw new TypeError(ISOLATED_SPAWN);
     const f = await exportOf(payload);
     return node.spawn((ctx, ...args: unknown[]) => f(ctx, ...args), ...payload.args);
   });
@@ -140,7 +171,8 @@ function compile(source: string): (...args: unknown[]) => unknown {
 
 // A name the function closed over locally does not exist here: say so, and what to do.
 function explainMissingName(e: unknown, node: string): unknown {
-  if (!(e instanceof ReferenceError)) return e;
+  // By name: an error from a sandbox is rebuilt as a plain Error carrying its name.
+  if (!(e instanceof Error) || e.name !== "ReferenceError") return e;
   const name = /^(\S+) is not defined/.exec(e.message)?.[1];
   if (!name) return e;
   const err = new ReferenceError(

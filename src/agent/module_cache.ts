@@ -16,6 +16,7 @@ export class ModuleCache {
   readonly dir: string;
   readonly #onDisk = new Set<string>();
   readonly #loaded = new Map<string, Promise<Record<string, unknown>>>();
+  readonly #verified = new Map<string, Promise<string>>();
 
   constructor(dir = `${Deno.env.get("HOME") ?? "/tmp"}/.cache/fusion/modules`) {
     this.dir = dir;
@@ -74,6 +75,30 @@ export class ModuleCache {
     return m;
   }
 
+  /**
+   * The path of the bundle, its bytes checked against `hash` (once), for a
+   * sandbox process to import. Rejects with ModuleMissingError.
+   */
+  verifiedPath(hash: string): Promise<string> {
+    let p = this.#verified.get(hash);
+    if (!p) {
+      const path = this.#path(hash);
+      p = (async () => {
+        const code = await Deno.readFile(path).catch(() => {
+          throw new ModuleMissingError(hash);
+        });
+        if (await sha256Hex(code) !== hash) {
+          await Deno.remove(path).catch(() => {});
+          throw new ModuleMissingError(hash);
+        }
+        return path;
+      })();
+      p.catch(() => this.#verified.delete(hash));
+      this.#verified.set(hash, p);
+    }
+    return p;
+  }
+
   /** Removes every cached bundle (`fusion clean`). */
   async clear(): Promise<number> {
     let n = 0;
@@ -86,6 +111,7 @@ export class ModuleCache {
       }
     } catch { /* no cache yet */ }
     this.#onDisk.clear();
+    this.#verified.clear();
     return n;
   }
 }

@@ -1,5 +1,11 @@
+import {
+  ISOLATED_SPAWN,
+  type IsolatePermissions,
+  type IsolateSpec,
+  normalizePermissions,
+} from "../agent/isolate_permissions.ts";
 import { type Bundle, bundleModule } from "../code/mod.ts";
-import { RemoteError } from "../errors.ts";
+import { RemoteError, TimeoutError } from "../errors.ts";
 import type { Node } from "../node.ts";
 import type { Pid } from "../wire/pid.ts";
 
@@ -16,14 +22,39 @@ export interface PushResult {
   modules: string[];
 }
 
+export type { IsolatePermissions, PermissionValue } from "../agent/isolate_permissions.ts";
+
 /** Options for run, runFun and spawn. */
 export interface RunOptions {
-  /** The call is abandoned after this long (TimeoutError); default 30 000 ms. */
+  /**
+   * The call is abandoned after this long (TimeoutError); default 30 000 ms.
+   * An isolated call is also stopped then: its sandbox process is killed.
+   */
   timeoutMs?: number;
+  /**
+   * Runs the call in a sandbox: a Deno process of its own on the server with
+   * only `permissions`, killed when it overruns `timeoutMs`. Implied by
+   * `permissions`. Not for spawn. See docs/ISOLATION.md.
+   */
+  isolate?: boolean;
+  /** What an isolated call may do; every kind not given is denied. */
+  permissions?: IsolatePermissions;
 }
 
 /** Default time a run may take, like the original's. */
 export const DEFAULT_RUN_TIMEOUT_MS = 30_000;
+
+/** Extra time the hub waits for an isolated call, so the server's own timeout answers first. */
+const ISOLATE_GRACE_MS = 1000;
+
+// The isolate part of a request, or undefined for an in-agent call.
+function isolateSpec(options: RunOptions, timeoutMs: number): IsolateSpec | undefined {
+  if (options.isolate === false && options.permissions !== undefined) {
+    throw new TypeError("permissions apply to isolated calls only; drop isolate: false");
+  }
+  if (!options.isolate && options.permissions === undefined) return undefined;
+  return { permissions: normalizePermissions(options.permissions ?? {}), timeoutMs };
+}
 
 /**
  * Pushes bundles to one remote node and calls into them. It remembers which
@@ -46,6 +77,24 @@ export class CodeClient {
       payload,
       timeoutMs === undefined ? {} : { timeoutMs },
     );
+  }
+
+  // An isolated call, on a service of its own so that an agent without it
+  // refuses rather than runs unsandboxed. The server kills the sandbox at
+  // timeoutMs and says so; that becomes the TimeoutError an in-agent call gets.
+  async #isolated(
+    kind: "run" | "runFun",
+    payload: { isolate: IsolateSpec; [k: string]: unknown },
+  ): Promise<unknown> {
+    try {
+      const timeoutMs = payload.isolate.timeoutMs + ISOLATE_GRACE_MS;
+      return await this.#request(`${kind}.isolated`, payload, timeoutMs);
+    } catch (e) {
+      if (e instanceof RemoteError && e.remoteName === "TimeoutError") {
+        throw new TimeoutError(e.message.replace(/^TimeoutError: /, ""), { cause: e });
+      }
+      throw e;
+    }
   }
 
   /** Pushes one module (and everything it imports) unless the remote has it. */
@@ -89,20 +138,27 @@ export class CodeClient {
     module: ModuleRef,
     fn: string,
     args: unknown[],
-    timeoutMs: number,
+    options: RunOptions,
   ): Promise<unknown> {
     if (typeof fn !== "string" || fn === "") {
       throw new TypeError("the export name must be a string");
     }
     if (!Array.isArray(args)) throw new TypeError("args must be an array");
+    const timeoutMs = options.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS;
+    const isolate = isolateSpec(options, timeoutMs);
+    if (isolate && kind === "spawn") throw new TypeError(ISOLATED_SPAWN);
     const b = await this.#ensure(module);
+    const call = () =>
+      isolate
+        ? this.#isolated("run", { hash: b.hash, fn, args, isolate })
+        : this.#request(kind, { hash: b.hash, fn, args }, timeoutMs);
     try {
-      return await this.#request(kind, { hash: b.hash, fn, args }, timeoutMs);
+      return await call();
     } catch (e) {
       if (!(e instanceof RemoteError && e.remoteName === "ModuleMissingError")) throw e;
       this.#known.delete(b.hash);
       await this.pushMany([module]);
-      return await this.#request(kind, { hash: b.hash, fn, args }, timeoutMs);
+      return await call();
     }
   }
 
@@ -113,7 +169,7 @@ export class CodeClient {
     args: unknown[] = [],
     options: RunOptions = {},
   ): Promise<unknown> {
-    return this.#callExport("run", module, fn, args, options.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS);
+    return this.#callExport("run", module, fn, args, options);
   }
 
   /** Ships `fn` by its source and calls it on the remote with `args`. */
@@ -124,11 +180,12 @@ export class CodeClient {
   ): Promise<unknown> {
     if (typeof fn !== "function") throw new TypeError("runFun needs a function");
     if (!Array.isArray(args)) throw new TypeError("args must be an array");
-    return this.#request(
-      "runFun",
-      { source: fn.toString(), args },
-      options.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS,
-    );
+    const timeoutMs = options.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS;
+    const isolate = isolateSpec(options, timeoutMs);
+    const source = fn.toString();
+    return isolate
+      ? this.#isolated("runFun", { source, args, isolate })
+      : this.#request("runFun", { source, args }, timeoutMs);
   }
 
   /** Starts an actor on the remote whose body is export `fn` of `module`, called as `fn(ctx, ...args)`. */
@@ -138,12 +195,6 @@ export class CodeClient {
     args: unknown[] = [],
     options: RunOptions = {},
   ): Promise<Pid> {
-    return await this.#callExport(
-      "spawn",
-      module,
-      fn,
-      args,
-      options.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS,
-    ) as Pid;
+    return await this.#callExport("spawn", module, fn, args, options) as Pid;
   }
 }

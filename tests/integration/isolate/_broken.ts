@@ -1,0 +1,2 @@
+export const never = () => 1;
+throw new RangeError("this module fails while loading");

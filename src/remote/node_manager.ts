@@ -18,6 +18,7 @@ import {
   startScript,
 } from "./bootstrap_script.ts";
 import { acquireDefaultNode, releaseDefaultNode } from "./default_node.ts";
+import { installDeno } from "./deno_install.ts";
 import { RemoteNode } from "./remote_node.ts";
 
 /** Where a connection stands. */
@@ -31,7 +32,11 @@ export interface NodeManagerOptions {
   name?: string;
   /** Time the whole connect may take; default 15 000 ms. */
   connectTimeoutMs?: number;
-  /** Upload Deno when the server has none (not supported yet: refused with BootstrapError). */
+  /**
+   * When the server has no Deno (and no target.deno is set), upload the local Deno binary
+   * (same OS and CPU, new enough glibc) to ~/.cache/fusion/deno/<version>/deno. The upload
+   * does not count against connectTimeoutMs: it fails when it stalls for 30 s instead.
+   */
   installDeno?: boolean;
   /** An ssh config file to read instead of ~/.ssh/config. */
   sshConfig?: string;
@@ -140,18 +145,31 @@ export class NodeManager {
       },
       // RemoteNode.close() is this manager's disconnect() while the session is current.
       close: () => this.#session === session ? this.disconnect() : session.teardown(),
+      pauseDeadline: () => {
+        clearTimeout(timer);
+        left -= performance.now() - armedAt;
+        return arm;
+      },
     });
     let timer: ReturnType<typeof setTimeout> | undefined;
+    // The deadline can be paused (for a Deno upload): `left` is what remains of it.
+    let left = timeoutMs;
+    let armedAt = 0;
+    let arm = () => {};
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new TimeoutError(
-              `connect to ${label}: "${session.step}" took too long (over ${timeoutMs} ms in all)`,
+      arm = () => {
+        armedAt = performance.now();
+        timer = setTimeout(
+          () =>
+            reject(
+              new TimeoutError(
+                `connect to ${label}: "${session.step}" took too long (over ${timeoutMs} ms in all)`,
+              ),
             ),
-          ),
-        timeoutMs,
-      );
+          left,
+        );
+      };
+      arm();
     });
     try {
       await Promise.race([session.open(timeoutMs), timeout]);
@@ -170,6 +188,8 @@ interface SessionOwner {
   lost(s: Session, teardown: Promise<void>): void;
   /** RemoteNode.close(). */
   close(): Promise<void>;
+  /** Stops the connect deadline; the function returned restarts it with what was left. */
+  pauseDeadline(): () => void;
 }
 
 /** Everything one connection holds, so that teardown can undo exactly it. */
@@ -293,6 +313,21 @@ class Session {
     this.#watchStderr(agent);
 
     let first = await firstFrame(frames, agent);
+    if ("exit" in first && first.exit === EXIT_NO_DENO && o.installDeno && !this.#target.deno) {
+      this.#enter("install deno");
+      const resume = this.#owner.pauseDeadline();
+      try {
+        await installDeno((c) => this.#exec(c), this.#target.host, { log: (l) => this.#log(l) });
+      } finally {
+        resume();
+      }
+      this.#enter("start agent");
+      agent = await this.#exec(startScript(bundle.hash, this.#target.deno));
+      frames = this.#setupFrames(agent.duplex);
+      agent.duplex.write(codec.encodeFrame(config));
+      this.#watchStderr(agent);
+      first = await firstFrame(frames, agent);
+    }
     if ("exit" in first && first.exit === EXIT_NEED_AGENT) {
       this.#enter("upload agent");
       this.#log(`uploading the agent (${bundle.code.length} bytes)`);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { ConnectError, TimeoutError } from "../../../src/errors.ts";
 import { connectSsh, type SshCloseInfo } from "../../../src/ssh/mod.ts";
 import { childPids, startSshd } from "../../support/mod.ts";
-import { BACKENDS, listening, sshTest } from "./_helpers.ts";
+import { BACKENDS, execText, listening, sshTest } from "./_helpers.ts";
 import { createServer, type Socket } from "node:net";
 
 sshTest("a dropped connection is reported, and failed connects say why", async (t) => {
@@ -38,13 +38,27 @@ sshTest("a dropped connection is reported, and failed connects say why", async (
         keepaliveIntervalMs: 500,
         keepaliveCountMax: 2,
       });
-      const frozen: number[] = [];
+      const frozen = new Set<number>();
       try {
-        for (const pid of host.sessionPids()) {
-          frozen.push(pid, ...childPids(pid));
+        // A round trip first: the session's user process exists only once it has run something.
+        assert.equal((await execText(ssh, "echo up")).stdout, "up\n");
+        // Freeze until no new process shows up (one may fork while we look).
+        for (let round = 0; round < 5; round++) {
+          const now = host.sessionPids().flatMap((p) => [p, ...childPids(p)]);
+          const fresh = now.filter((p) => !frozen.has(p));
+          if (fresh.length === 0 && round > 0) break;
+          for (const pid of fresh) {
+            frozen.add(pid);
+            Deno.kill(pid, "SIGSTOP");
+          }
         }
-        for (const pid of frozen) Deno.kill(pid, "SIGSTOP");
-        const info = await ssh.closed;
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const info = await Promise.race([
+          ssh.closed,
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error("no drop reported within 20 s")), 20_000);
+          }),
+        ]).finally(() => clearTimeout(timer));
         assert.equal(info.requested, false);
         assert.ok(info.error instanceof ConnectError);
       } finally {

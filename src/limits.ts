@@ -3,7 +3,16 @@
  * @module
  */
 
-/** Receive-side limits. Each may be overridden where a component takes `limits`. */
+/**
+ * Receive-side limits. Each may be overridden where a component takes `limits`.
+ *
+ * @example
+ * ```ts
+ * import { Node } from "./mod.ts";
+ * const limits: Partial<Limits> = { maxMailbox: 10_000, maxFrameBytes: 1024 * 1024 };
+ * await using node = await Node.start({ registryPort: 0, limits });
+ * ```
+ */
 export interface Limits {
   /** Largest frame body accepted, in bytes. Longer length prefixes are refused before allocation. */
   maxFrameBytes: number;
@@ -27,7 +36,15 @@ export interface Limits {
   maxIsolates: number;
 }
 
-/** The defaults for every receive-side limit. */
+/**
+ * The defaults for every receive-side limit.
+ *
+ * @example
+ * ```ts
+ * DEFAULT_LIMITS.maxFrameBytes; // 16777216 (16 MiB)
+ * DEFAULT_LIMITS.tickTimeoutMs; // 60000
+ * ```
+ */
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxFrameBytes: 16 * 1024 * 1024,
   maxRegistryFrameBytes: 64 * 1024,

@@ -10,7 +10,17 @@ import { connectedNode, RemoteNode } from "./remote/remote_node.ts";
 import { formatTarget, type Target } from "./ssh/target.ts";
 import type { Pid } from "./wire/pid.ts";
 
-/** A remote node, or the full name of a connected one. */
+/**
+ * A remote node, or the full name of a connected one.
+ *
+ * @example
+ * ```ts ignore
+ * import { connect, run } from "./mod.ts";
+ * await using remote = await connect("deploy@web-01");
+ * await run(remote, "./jobs.ts", "nightly"); // the RemoteNode
+ * await run(remote.name, "./jobs.ts", "nightly"); // or its name while it is connected
+ * ```
+ */
 export type NodeRef = RemoteNode | string;
 
 function resolve(remote: NodeRef): RemoteNode {
@@ -100,12 +110,34 @@ export function spawn(
   return Promise.resolve().then(() => resolve(remote).spawn(module, fn, args, options));
 }
 
-/** One host's outcome in {@linkcode runMany}. */
+/**
+ * One host's outcome in {@linkcode runMany}.
+ *
+ * @example
+ * ```ts ignore
+ * const results: HostResult[] = await runMany(["web-01", "web-02"], "./health.ts", "check")
+ *   .collect();
+ * const failed = results.filter((r) => !r.ok).map((r) => r.host);
+ * ```
+ */
 export type HostResult =
   | { host: string; ok: true; value: unknown; ms: number }
   | { host: string; ok: false; error: Error; ms: number };
 
-/** Options for {@linkcode runMany}. */
+/**
+ * Options for {@linkcode runMany}.
+ *
+ * @example
+ * ```ts ignore
+ * const options: RunManyOptions = {
+ *   parallel: 50,
+ *   timeoutMs: 60_000,
+ *   onState: (host, state) => console.log(host, state),
+ *   signal: AbortSignal.timeout(10 * 60_000),
+ * };
+ * const results = await runMany(hosts, "./deploy.ts", "main", [], options).collect();
+ * ```
+ */
 export interface RunManyOptions extends RunOptions, Omit<NodeManagerOptions, "name"> {
   /** Hosts worked on at once; default 20. */
   parallel?: number;
@@ -115,13 +147,32 @@ export interface RunManyOptions extends RunOptions, Omit<NodeManagerOptions, "na
   signal?: AbortSignal;
 }
 
-/** The results of {@linkcode runMany}: an async iterator, collectable into an array. */
+/**
+ * The results of {@linkcode runMany}: an async iterator, collectable into an array.
+ *
+ * @example
+ * ```ts ignore
+ * const results: RunManyResults = runMany(["web-01", "web-02"], "./health.ts", "check");
+ * for await (const r of results) console.log(r.host, r.ok); // as each host finishes
+ * // or, in the order given: const all = await results.collect();
+ * ```
+ */
 export interface RunManyResults extends AsyncIterable<HostResult> {
   /** Waits for every host and returns the results in the order the hosts were given. */
   collect(): Promise<HostResult[]>;
 }
 
-/** What runMany does on each connected host. */
+/**
+ * What runMany does on each connected host.
+ *
+ * @example
+ * ```ts ignore
+ * const denoVersion: HostTask = async (remote) => (await remote.info()).deno;
+ * for await (const r of runMany(["web-01", "web-02"], denoVersion)) {
+ *   console.log(r.host, r.ok ? r.value : r.error.message);
+ * }
+ * ```
+ */
 export type HostTask = (remote: RemoteNode) => Promise<unknown>;
 
 /**

@@ -1,6 +1,19 @@
 import { NoProcError, TimeoutError } from "../errors.ts";
 
-/** Options for a single receive. */
+/**
+ * Options for a single receive.
+ *
+ * @example
+ * ```ts
+ * import { Node } from "./mod.ts";
+ * await using node = await Node.start({ registryPort: 0 });
+ * using inbox = node.inbox();
+ * node.send(inbox.self, "noise");
+ * node.send(inbox.self, { type: "ready" });
+ * const isReady = (m: unknown) => (m as { type?: string } | null)?.type === "ready";
+ * await inbox.receive({ match: isReady, timeoutMs: 1000 }); // { type: "ready" }; "noise" stays
+ * ```
+ */
 export interface ReceiveOptions<T = unknown> {
   /**
    * Only a message for which this returns true is taken; others stay, in order.

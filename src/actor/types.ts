@@ -6,6 +6,16 @@ import type { ReceiveOptions } from "./mailbox.ts";
  * Why a process ended: "normal", "killed", "noproc" (it was already dead),
  * "noconnection" (its node went away), `{ error: { name, message, stack } }`
  * when its body threw, or any value given to `exit`.
+ *
+ * @example
+ * ```ts
+ * import { Node } from "./mod.ts";
+ * await using node = await Node.start({ registryPort: 0 });
+ * using inbox = node.inbox();
+ * inbox.monitor(node.spawn(() => { throw new Error("boom"); }));
+ * const { reason } = await inbox.receive<DownMessage>();
+ * // reason: { error: { name: "Error", message: "boom", stack: "…" } }
+ * ```
  */
 export type ExitReason =
   | "normal"
@@ -15,28 +25,94 @@ export type ExitReason =
   | { error: { name: string; message: string; stack: string } }
   | unknown;
 
-/** Where a message can go: a pid, a local registered name, or `[name, nodeName]`. */
+/**
+ * Where a message can go: a pid, a local registered name, or `[name, nodeName]`.
+ *
+ * @example
+ * ```ts
+ * import { Node } from "./mod.ts";
+ * await using node = await Node.start({ name: "app", registryPort: 0 });
+ * using inbox = node.inbox();
+ * node.register("logger", inbox.self);
+ * const all: Destination[] = [inbox.self, "logger", ["logger", "app@localhost"]];
+ * for (const to of all) node.send(to, "hi"); // inbox gets three "hi"
+ * ```
+ */
 export type Destination = Pid | string | readonly [name: string, node: string];
 
-/** What a monitor watches: a pid, a local registered name, or `[name, nodeName]`. */
+/**
+ * What a monitor watches: a pid, a local registered name, or `[name, nodeName]`.
+ *
+ * @example
+ * ```ts
+ * import { Node } from "./mod.ts";
+ * await using node = await Node.start({ registryPort: 0 });
+ * using inbox = node.inbox();
+ * const target: MonitorTarget = "db"; // nothing is registered as "db"
+ * inbox.monitor(target);
+ * const down = await inbox.receive<DownMessage>(); // at once, with reason "noproc"
+ * ```
+ */
 export type MonitorTarget = Destination;
 
-/** Sent to a monitoring process when what it watches ends. */
+/**
+ * Sent to a monitoring process when what it watches ends.
+ *
+ * @example
+ * ```ts
+ * import { Node } from "./mod.ts";
+ * await using node = await Node.start({ registryPort: 0 });
+ * using inbox = node.inbox();
+ * const ref = inbox.monitor(node.spawn(() => {}));
+ * const isDown = (m: unknown) => (m as DownMessage)?.type === "DOWN";
+ * const down = await inbox.receive<DownMessage>({ match: isDown }); // ref, reason "normal"
+ * ```
+ */
 export interface DownMessage {
+  /** Always "DOWN". */
   type: "DOWN";
+  /** The ref `monitor` returned. */
   ref: Ref;
+  /** What was watched: its pid, or `[name, node]` when watched by name. */
   pid: Pid | readonly [string, string];
+  /** Why it ended; "noproc" when it was not alive, "noconnection" when its node went away. */
   reason: ExitReason;
 }
 
-/** Sent to a process that traps exits when a linked process ends. */
+/**
+ * Sent to a process that traps exits when a linked process ends.
+ *
+ * @example
+ * ```ts
+ * import { Node } from "./mod.ts";
+ * await using node = await Node.start({ registryPort: 0 });
+ * using inbox = node.inbox();
+ * inbox.trapExits();
+ * inbox.link(node.spawn((ctx) => ctx.exit("crashed")));
+ * const exit = await inbox.receive<ExitMessage>(); // { type: "EXIT", pid, reason: "crashed" }
+ * ```
+ */
 export interface ExitMessage {
+  /** Always "EXIT". */
   type: "EXIT";
+  /** The linked process that ended. */
   pid: Pid;
+  /** Why it ended; "noconnection" when its node went away. */
   reason: ExitReason;
 }
 
-/** A process you drive from outside any actor: a mailbox with an identity. */
+/**
+ * A process you drive from outside any actor: a mailbox with an identity.
+ *
+ * @example
+ * ```ts
+ * import { Node } from "./mod.ts";
+ * await using node = await Node.start({ registryPort: 0 });
+ * using inbox = node.inbox();
+ * node.send(inbox.self, { n: 1 });
+ * const msg = await inbox.receive<{ n: number }>({ timeoutMs: 1000 }); // { n: 1 }
+ * ```
+ */
 export interface Inbox {
   /** This process's pid. */
   readonly self: Pid;
@@ -60,7 +136,19 @@ export interface Inbox {
   [Symbol.dispose](): void;
 }
 
-/** What an actor body gets: its inbox plus its node, spawn and exit. */
+/**
+ * What an actor body gets: its inbox plus its node, spawn and exit.
+ *
+ * @example
+ * ```ts
+ * import { Node, type Pid } from "./mod.ts";
+ * await using node = await Node.start({ registryPort: 0 });
+ * const echo = node.spawn(async (ctx: ActorContext) => {
+ *   const { from, text } = await ctx.receive<{ from: Pid; text: string }>();
+ *   ctx.send(from, `${ctx.node}: ${text}`);
+ * });
+ * ```
+ */
 export interface ActorContext extends Inbox {
   /** The full name of the node this actor runs on. */
   readonly node: string;
@@ -70,7 +158,19 @@ export interface ActorContext extends Inbox {
   exit(reason?: ExitReason): never;
 }
 
-/** An actor body: called with its context and the spawn arguments. */
+/**
+ * An actor body: called with its context and the spawn arguments.
+ *
+ * @example
+ * ```ts
+ * import { Node, type Pid } from "./mod.ts";
+ * const counter: ActorFn<[start: number]> = async (ctx, start) => {
+ *   for (let n = start;; n++) ctx.send(await ctx.receive<Pid>(), n);
+ * };
+ * await using node = await Node.start({ registryPort: 0 });
+ * const pid = node.spawn(counter, 10);
+ * ```
+ */
 export type ActorFn<A extends unknown[] = unknown[]> = (
   ctx: ActorContext,
   ...args: A

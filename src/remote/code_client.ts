@@ -9,10 +9,28 @@ import { RemoteError, TimeoutError } from "../errors.ts";
 import type { Node } from "../node.ts";
 import type { Pid } from "../wire/pid.ts";
 
-/** A module to push: a URL, or a string (a URL, or a path relative to the working directory). */
+/**
+ * A module to push: a URL, or a string (a URL, or a path relative to the working directory).
+ *
+ * @example
+ * ```ts ignore
+ * import { run } from "./mod.ts";
+ * await run(remote, new URL("./jobs.ts", import.meta.url), "nightly"); // next to this module
+ * await run(remote, "./jobs.ts", "nightly"); // relative to the working directory
+ * ```
+ */
 export type ModuleRef = string | URL;
 
-/** What a push did. */
+/**
+ * What a push did.
+ *
+ * @example
+ * ```ts ignore
+ * import { pushModule } from "./mod.ts";
+ * const { hash, bytes, modules } = await pushModule(remote, "./worker.ts");
+ * console.log(`${modules.length} modules, ${bytes} bytes sent, ${hash.slice(0, 12)}`);
+ * ```
+ */
 export interface PushResult {
   /** Hex sha256 of the bundle. */
   hash: string;
@@ -24,7 +42,17 @@ export interface PushResult {
 
 export type { IsolatePermissions, PermissionValue } from "../agent/isolate_permissions.ts";
 
-/** Options for run, runFun and spawn. */
+/**
+ * Options for run, runFun and spawn.
+ *
+ * @example
+ * ```ts ignore
+ * import { run } from "./mod.ts";
+ * // At most 5 s, in a sandbox that may only read /var/log.
+ * const options: RunOptions = { timeoutMs: 5000, permissions: { read: ["/var/log"] } };
+ * const lines = await run(remote, "./logs.ts", "tail", [100], options);
+ * ```
+ */
 export interface RunOptions {
   /**
    * The call is abandoned after this long (TimeoutError); default 30 000 ms.

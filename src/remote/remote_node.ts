@@ -9,26 +9,60 @@ export function connectedNode(name: string): RemoteNode | undefined {
   return connected.get(name);
 }
 
-/** The functions a module exports, as calls that run on the remote. */
+/**
+ * The functions a module exports, as calls that run on the remote.
+ *
+ * @example
+ * ```ts ignore
+ * import { connect, type RemoteModule } from "./mod.ts";
+ * await using remote = await connect("deploy@web-01");
+ * const health: RemoteModule<typeof import("./health.ts")> = remote.module("./health.ts");
+ * const report = await health.check(); // runs check() on web-01
+ * ```
+ */
 export type RemoteModule<M> = {
   [K in keyof M as M[K] extends (...args: never[]) => unknown ? K : never]: M[K] extends
     (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
 };
 
-/** What the agent reports about itself. */
+/**
+ * What the agent reports about itself.
+ *
+ * @example
+ * ```ts ignore
+ * import { connect } from "./mod.ts";
+ * await using remote = await connect("deploy@web-01");
+ * const { hostname, os, arch, deno } = await remote.info(); // "web-01", "linux", "x86_64", "2.9.6"
+ * ```
+ */
 export interface AgentInfo {
+  /** The agent's full node name. */
   node: string;
+  /** The agent's process id on the server. */
   pid: number;
+  /** The Deno version the agent runs on. */
   deno: string;
+  /** The server's OS, as `Deno.build.os` says. */
   os: string;
+  /** The server's CPU architecture, as `Deno.build.arch` says. */
   arch: string;
+  /** The server's host name. */
   hostname: string;
+  /** The agent's working directory. */
   cwd: string;
 }
 
 /**
  * A connected remote node: its name, and the calls that reach it. Closing it
  * disconnects (the agent exits, tunnels and SSH close).
+ *
+ * @example
+ * ```ts ignore
+ * import { connect } from "./mod.ts";
+ * await using remote = await connect("deploy@web-01");
+ * console.log(remote.name, await remote.ping()); // "web-01-1a2b@localhost" 0.4
+ * const sum = await remote.runFun((a: number, b: number) => a + b, [1, 2]); // 3
+ * ```
  */
 export class RemoteNode {
   /** The agent's full node name, e.g. "web01-1a2b@localhost". */

@@ -4,10 +4,29 @@
  */
 import { TargetError } from "../errors.ts";
 
-/** How host keys are checked. */
+/**
+ * How host keys are checked.
+ *
+ * @example
+ * ```ts
+ * const policy: HostKeyPolicy = "accept-new"; // trust on first use, refuse changed keys
+ * const target: Target = { host: "web-01", hostKeys: { policy } };
+ * ```
+ */
 export type HostKeyPolicy = "strict" | "accept-new" | "insecure";
 
-/** Host key checking for a target. */
+/**
+ * Host key checking for a target.
+ *
+ * @example
+ * ```ts
+ * const hostKeys: HostKeyOptions = {
+ *   policy: "strict",
+ *   knownHosts: ["~/.ssh/known_hosts", "/etc/ssh/ssh_known_hosts"],
+ * };
+ * const target: Target = { host: "web-01", hostKeys };
+ * ```
+ */
 export interface HostKeyOptions {
   /**
    * "strict" (default): an unknown or changed key is refused with HostKeyError.
@@ -19,29 +38,84 @@ export interface HostKeyOptions {
   knownHosts?: string | string[];
 }
 
-/** A private key file, `~` expanded, with its passphrase when encrypted. */
+/**
+ * A private key file, `~` expanded, with its passphrase when encrypted.
+ *
+ * @example
+ * ```ts
+ * const auth: KeyAuth = { key: "~/.ssh/deploy_ed25519", passphrase: "correct horse" };
+ * const target: Target = { host: "web-01", username: "deploy", auth };
+ * ```
+ */
 export interface KeyAuth {
+  /** Path of the private key file; `~` is expanded. */
   key: string;
+  /** The passphrase of an encrypted key. */
   passphrase?: string;
 }
 
-/** A password (ssh2 backend only: the system backend refuses it). */
+/**
+ * A password (ssh2 backend only: the system backend refuses it).
+ *
+ * @example
+ * ```ts
+ * const auth: PasswordAuth = { password: "s3cret" };
+ * const target: Target = { host: "web-01", username: "deploy", auth, sshBackend: "ssh2" };
+ * ```
+ */
 export interface PasswordAuth {
+  /** The login password. */
   password: string;
 }
 
-/** An ssh-agent: `true` for SSH_AUTH_SOCK, or the agent's socket path. */
+/**
+ * An ssh-agent: `true` for SSH_AUTH_SOCK, or the agent's socket path.
+ *
+ * @example
+ * ```ts
+ * const fromEnv: AgentAuth = { agent: true };
+ * const bySocket: AgentAuth = { agent: "/run/user/1000/ssh-agent.sock" };
+ * const target: Target = { host: "web-01", auth: fromEnv };
+ * ```
+ */
 export interface AgentAuth {
+  /** `true` for the agent at SSH_AUTH_SOCK, or the agent's socket path. */
   agent: true | string;
 }
 
-/** One way to authenticate. */
+/**
+ * One way to authenticate.
+ *
+ * @example
+ * ```ts
+ * const auth: TargetAuth = Deno.env.has("SSH_AUTH_SOCK")
+ *   ? { agent: true }
+ *   : { key: "~/.ssh/id_ed25519" };
+ * ```
+ */
 export type TargetAuth = KeyAuth | PasswordAuth | AgentAuth;
 
-/** Which SSH implementation carries the connection. */
+/**
+ * Which SSH implementation carries the connection.
+ *
+ * @example
+ * ```ts
+ * // The `ssh` binary, with everything ~/.ssh/config sets up for it.
+ * const target: Target = { host: "web-01", sshBackend: "system" };
+ * ```
+ */
 export type SshBackendKind = "ssh2" | "system";
 
-/** A server to connect to, and how. */
+/**
+ * A server to connect to, and how.
+ *
+ * @example
+ * ```ts ignore
+ * import { connect } from "./mod.ts";
+ * const target: Target = { host: "10.0.0.5", port: 2222, username: "deploy", proxyJump: "bastion" };
+ * await using remote = await connect(target);
+ * ```
+ */
 export interface Target {
   /** Host name, address, or an ~/.ssh/config alias (resolved at connect time). */
   host: string;
@@ -119,6 +193,13 @@ function parsePort(text: string, input: string): number {
  * Parses "host", "user@host", "host:port", "user@host:port", "[ipv6]:port",
  * a bare IPv6 address, or "ssh://user@host:port". Synchronous; parses only
  * (aliases are resolved at connect time). Throws TargetError when malformed.
+ *
+ * @example
+ * ```ts
+ * parseTarget("deploy@web-01:2222"); // { host: "web-01", username: "deploy", port: 2222 }
+ * parseTarget("[::1]:22"); // { host: "::1", port: 22 }
+ * parseTarget("ssh://root@10.0.0.5"); // { host: "10.0.0.5", username: "root" }
+ * ```
  */
 export function parseTarget(spec: string): Target {
   if (typeof spec !== "string") throw new TargetError("target must be a string");

@@ -197,11 +197,15 @@ export type ChildStatus =
  * ```
  */
 export interface ChildInfo {
+  /** The id from its spec. */
   id: string;
   /** The running actor; undefined unless `status` is "running". */
   pid: Pid | undefined;
+  /** Where it stands. */
   status: ChildStatus;
+  /** Its restart type (the spec's, default "permanent"). */
   restart: RestartType;
+  /** "local" for a function child, "remote" for a module export on a target. */
   kind: "local" | "remote";
   /** The node the actor runs on (a remote child's current agent name). */
   node: string | undefined;

@@ -2,6 +2,15 @@
  * A process identifier: which node, which process on it, and which incarnation
  * (creation) of that node, so that a restarted node never receives messages
  * meant for its predecessor's processes.
+ *
+ * @example
+ * ```ts
+ * import { Node } from "./mod.ts";
+ * await using node = await Node.start({ name: "app", registryPort: 0 });
+ * const pid = node.spawn(async (ctx) => await ctx.receive());
+ * pid.node; // "app@localhost"
+ * const jobs = new Map([[String(pid), "resize"]]); // compare pids with equals() or String()
+ * ```
  */
 export class Pid {
   /** Full name of the node the process lives on, e.g. "app@localhost". */
@@ -11,6 +20,7 @@ export class Pid {
   /** Incarnation of the node that spawned the process. */
   readonly creation: number;
 
+  /** Pids come from `spawn` and `inbox().self`; nodes and the decoder make them with this. */
   constructor(node: string, id: number, creation: number) {
     this.node = node;
     this.id = id;

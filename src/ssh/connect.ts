@@ -99,9 +99,14 @@ async function connectSsh2Chain(
     await jump.close();
     throw e;
   }
-  return await connectSsh2(
-    resolved,
-    { ...base, sock: decoupled(stream), via: jump },
-    extraCredentials,
-  );
+  try {
+    return await connectSsh2(
+      resolved,
+      { ...base, sock: decoupled(stream), via: jump },
+      extraCredentials,
+    );
+  } catch (e) {
+    await jump.close();
+    throw e;
+  }
 }

@@ -25,6 +25,7 @@ import { CloseSignal, collect, joinStreams, splice, uploadViaExec } from "./_com
 import { homeDir } from "./_paths.ts";
 import { keyTypeLabel, loadKnownHosts } from "./known_hosts.ts";
 import { describe, type ResolvedTarget } from "./resolve.ts";
+import { sshBinaryAvailable } from "./ssh_config.ts";
 import type { Target } from "./target.ts";
 
 /** Options for {@linkcode connectSystem}. */
@@ -148,6 +149,12 @@ export async function connectSystem(
   options: SystemConnectOptions,
 ): Promise<SshBackend> {
   const who = describe(r);
+  if (!(await sshBinaryAvailable(options.sshBinary))) {
+    throw new ConnectError(
+      `sshBackend "system" needs the OpenSSH client ("${options.sshBinary}" does not run); ` +
+        `install openssh-client or use sshBackend "ssh2"`,
+    );
+  }
   const auth = t.auth;
   if (auth && "password" in auth) {
     throw new AuthError(

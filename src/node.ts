@@ -11,6 +11,7 @@ import {
   sourceNode,
 } from "./dist/control.ts";
 import type { Credentials } from "./dist/credentials.ts";
+import { FailureDelay } from "./dist/failure_delay.ts";
 import { HandshakeRefusedError } from "./dist/handshake.ts";
 import { tcpConnect, tcpListen, type TcpListener } from "./dist/tcp.ts";
 import type { Transport } from "./dist/transport.ts";
@@ -120,6 +121,8 @@ export class Node {
   readonly #services = new Map<string, { fn: Service; allowTickets: boolean }>();
   readonly #pending = new Map<string, PendingRequest>();
   readonly #handshaking = new Set<Transport>();
+  // Failed proofs from any peer slow down the refusals of the next ones.
+  readonly #authFailures = new FailureDelay();
   #requester: Pid | undefined;
   #listener: TcpListener | undefined;
   #registration: Registration | undefined;
@@ -337,7 +340,7 @@ export class Node {
     else {p.reject(
         c.value instanceof Error
           ? c.value
-          : new RemoteError({ name: "Error", message: String(c.value) }, { node: p.node }),
+          : new RemoteError({ name: "Error", message: describeValue(c.value) }, { node: p.node }),
       );}
   }
 
@@ -363,6 +366,7 @@ export class Node {
       credentials: this.credentials,
       limits: this.limits,
       admit: (peer) => this.#admit(peer),
+      authFailureDelay: () => this.#authFailures.next(),
       handlers: this.#handlers,
     }).catch(() => {/* a failed handshake only costs that transport */})
       .finally(() => this.#handshaking.delete(transport));
@@ -585,6 +589,12 @@ interface PendingRequest {
   resolve(v: unknown): void;
   reject(e: Error): void;
   timer: ReturnType<typeof setTimeout>;
+}
+
+// A peer's value as text; String() could throw on an object with its own toString.
+function describeValue(v: unknown): string {
+  if (typeof v !== "object" || v === null) return String(v);
+  return `${Array.isArray(v) ? "an array" : "an object"} in place of an error`;
 }
 
 function randomHex(bytes: number): string {

@@ -1,4 +1,4 @@
-import { ProtocolError, TimeoutError } from "../errors.ts";
+import { AuthenticationError, ProtocolError, TimeoutError } from "../errors.ts";
 import { type Limits, resolveLimits } from "../limits.ts";
 import { Codec, FrameReader, TICK_FRAME } from "../wire/mod.ts";
 import type { Credentials } from "./credentials.ts";
@@ -29,11 +29,19 @@ export interface ConnectionOptions {
   peer?: string;
   /** Acceptor: turn a named initiator away with a refusal code. */
   admit?: (peer: string) => string | undefined;
+  /**
+   * Acceptor: called when an initiator fails to authenticate; the refusal (and the close)
+   * is held back this many ms, to slow down guessing.
+   */
+  authFailureDelay?: () => number;
   /** Receive-side limits (frame size, depth, handshake time, tick timeout). */
   limits?: Partial<Limits>;
   /** Where decoded frames and the end of the connection go. */
   handlers: ConnectionHandlers;
 }
+
+// Silence checks per tick timeout.
+const BEATS = 8;
 
 /**
  * A node-to-node connection over any transport: handshake first, then ticks and
@@ -60,7 +68,8 @@ export class Connection {
   #wrote = false;
   #reads = 0;
   #lastReads = -1;
-  #silentQuarters = 0;
+  #silentBeats = 0;
+  #beat = 0;
   #ticker: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
@@ -151,25 +160,30 @@ export class Connection {
     this.#handlers.message(this, msg);
   }
 
-  /** @internal Starts ticking: a quarter of the tick timeout per beat. */
+  /**
+   * @internal Starts ticking. Silence is checked every eighth of the tick timeout, so a
+   * silent peer is declared down between 1 and 1.125 tick timeouts after its last bytes;
+   * a tick goes out every quarter in which nothing else was written.
+   */
   startTicks(): void {
-    const quarter = Math.max(1, Math.floor(this.#limits.tickTimeoutMs / 4));
-    this.#ticker = setInterval(() => this.#tick(), quarter);
+    const beat = Math.max(1, Math.floor(this.#limits.tickTimeoutMs / BEATS));
+    this.#ticker = setInterval(() => this.#tick(), beat);
     Deno.unrefTimer(this.#ticker as unknown as number);
   }
 
   #tick(): void {
     if (this.#reads === this.#lastReads) {
-      if (++this.#silentQuarters >= 4) {
+      if (++this.#silentBeats >= BEATS) {
         this.close(
           new TimeoutError(`${this.peer} was silent for ${this.#limits.tickTimeoutMs} ms`),
         );
         return;
       }
     } else {
-      this.#silentQuarters = 0;
+      this.#silentBeats = 0;
       this.#lastReads = this.#reads;
     }
+    if (++this.#beat % 2 !== 0) return;
     if (!this.#wrote && this.#queue.length === 0) this.transport.write(TICK_FRAME);
     this.#wrote = false;
   }
@@ -180,7 +194,9 @@ export class Connection {
     this.#flush();
     this.#closed = true;
     clearInterval(this.#ticker);
-    this.transport.close();
+    // A silent peer will not answer a graceful close either: do not wait for it.
+    if (reason instanceof TimeoutError && this.transport.abort) this.transport.abort();
+    else this.transport.close();
     this.#handlers.down(this, reason);
   }
 
@@ -215,10 +231,13 @@ export function openConnection(
   return new Promise<Connection>((resolve, reject) => {
     let conn: Connection | undefined;
     let failed = false;
+    // Set while a refusal is held back: nothing more from the peer is read.
+    let held: ReturnType<typeof setTimeout> | undefined;
     const fail = (e: Error) => {
       if (failed || conn) return;
       failed = true;
       clearTimeout(timer);
+      clearTimeout(held);
       transport.close();
       reject(e);
     };
@@ -238,7 +257,7 @@ export function openConnection(
     };
     const onBody = (body: Uint8Array) => {
       if (conn) return conn.onFrame(body);
-      if (failed) return;
+      if (failed || held !== undefined) return;
       if (body.length === 0) return fail(new ProtocolError("handshake: tick before handshake"));
       let step;
       try {
@@ -246,8 +265,22 @@ export function openConnection(
       } catch (e) {
         return fail(e as Error);
       }
+      if (step.error) {
+        const error = step.error;
+        const delay = error instanceof AuthenticationError && options.role === "acceptor"
+          ? options.authFailureDelay?.() ?? 0
+          : 0;
+        if (delay <= 0) {
+          write(step.send);
+          return fail(error);
+        }
+        held = setTimeout(() => {
+          write(step.send);
+          fail(error);
+        }, delay);
+        return;
+      }
       write(step.send);
-      if (step.error) return fail(step.error);
       if (step.done) {
         clearTimeout(timer);
         const c = new Connection(transport, codec, limits, step.done, options.handlers);
@@ -267,9 +300,10 @@ export function openConnection(
     // limit, so that an unauthenticated peer cannot make this side buffer a large frame.
     let early: Uint8Array = new Uint8Array(0);
     const onEarlyData = (chunk: Uint8Array) => {
+      if (held !== undefined) return; // a refused peer's further bytes are not kept
       const buf = early.length ? concat(early, chunk) : chunk;
       let off = 0;
-      while (!conn && !failed && buf.length - off >= 4) {
+      while (!conn && !failed && held === undefined && buf.length - off >= 4) {
         const len = new DataView(buf.buffer, buf.byteOffset + off, 4).getUint32(0);
         if (len > limits.maxHandshakeFrameBytes) {
           return fail(

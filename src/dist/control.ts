@@ -121,7 +121,10 @@ export function decodeControl(v: unknown): ControlMessage {
       if (typeof v[3] !== "boolean") throw new ProtocolError("control message: expected ok flag");
       return { op, node: str(v[1]), ref: ref(v[2]), ok: v[3], value: v[4] };
     default:
-      throw new ProtocolError(`control message: unknown operation ${String(op)}`);
+      // String(op) could throw: a peer's object may carry its own toString.
+      throw new ProtocolError(
+        `control message: unknown operation ${typeof op === "number" ? op : typeof op}`,
+      );
   }
 }
 

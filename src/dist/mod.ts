@@ -17,6 +17,7 @@ export {
   OP,
   sourceNode,
 } from "./control.ts";
+export { FailureDelay, type FailureDelayOptions } from "./failure_delay.ts";
 export { cookieKey, type Credentials, hmac, macEqual, proofKey, ticketFor } from "./credentials.ts";
 export {
   Handshake,

@@ -21,6 +21,11 @@ export interface Transport {
   readonly buffered: number;
   /** Closes the carrier; `close` is reported to the handlers. */
   close(): void;
+  /**
+   * Closes at once, dropping what is unsent, without waiting for the peer: for a peer
+   * that stopped answering. Optional; `close` is used where absent.
+   */
+  abort?(): void;
   /** A description for logs, e.g. "tcp 127.0.0.1:4370". */
   readonly label: string;
 }
@@ -66,6 +71,11 @@ export function duplexTransport(stream: Duplex, label: string): Transport {
       // An ended stream whose peer never answers still has to go.
       killer = setTimeout(() => stream.destroy(), 1000);
       Deno.unrefTimer(killer);
+    },
+    abort() {
+      if (closed) return;
+      clearTimeout(killer);
+      stream.destroy();
     },
   };
 }

@@ -274,16 +274,17 @@ class Session {
     }
     const bundle = await bundleP;
 
-    // The reverse tunnels and the agent's exec go out together: one round trip.
+    // The agent's exec first, the reverse tunnels right after (the agent reads its
+    // config only once Deno has started). sshd turns Nagle off only when a session
+    // runs: before that, its second small reply waits ~40 ms for our delayed ACK.
     this.#enter("start agent");
     const wantTunnel = o.transport !== "stdio";
-    const reversesP = wantTunnel
-      ? Promise.all([ssh.reverse(node.registryPort), ssh.reverse(node.port)]).catch((e) =>
+    let agent = await this.#exec(startScript(bundle.hash, this.#target.deno));
+    const reverses = wantTunnel
+      ? await Promise.all([ssh.reverse(node.registryPort), ssh.reverse(node.port)]).catch((e) =>
         e as Error
       )
-      : Promise.resolve(new Error("stdio transport requested"));
-    let agent = await this.#exec(startScript(bundle.hash, this.#target.deno));
-    const reverses = await reversesP;
+      : new Error("stdio transport requested");
     if (reverses instanceof Error) {
       if (o.transport === "tunnel") {
         throw new ConnectError(`${this.#target.host} refused the tunnels: ${reverses.message}`, {

@@ -8,6 +8,7 @@
  *   deno task bench --quick          tiny sizes: a smoke run that only proves it still works
  *   deno task bench --only=connect,calls,messages,push,fanout,rivals
  *   deno task bench --out=FILE       where the JSON goes
+ *   deno task bench --table[=FILE]   re-prints the table of a JSON file (default the latest)
  *
  * Needs root (the harness creates throwaway users) and /usr/sbin/sshd. It installs
  * nothing: rivals (Ansible, execnet, Mitogen, Erlang) are measured when present.
@@ -484,6 +485,13 @@ async function benchPush(remote: RemoteNode): Promise<void> {
 
 // ---- main ------------------------------------------------------------------------
 
+if (args.has("table")) {
+  // Re-prints the table of an earlier run's JSON.
+  const file = args.get("table") === "true" ? OUT : args.get("table")!;
+  console.log(table((JSON.parse(await Deno.readTextFile(file)) as { rows: Row[] }).rows));
+  Deno.exit(0);
+}
+
 const started = performance.now();
 const cpu0 = cpuMs();
 log(`fusion bench${QUICK ? " (quick)" : ""}: ${Deno.build.target}, Deno ${Deno.version.deno}`);
@@ -575,9 +583,8 @@ console.log(
   } at the end; ${result.benchSeconds.toFixed(0)} s; JSON in ${OUT}`,
 );
 
-const SECTIONS = ["connect", "calls", "messages", "push", "memory", "fan-out", "rivals"];
-
 function table(unsorted: Row[]): string {
+  const SECTIONS = ["connect", "calls", "messages", "push", "memory", "fan-out", "rivals"];
   // Grouped by section, in a fixed order; rows keep their order within a section.
   const rs = [...unsorted].sort((a, b) =>
     SECTIONS.indexOf(a.section) - SECTIONS.indexOf(b.section)

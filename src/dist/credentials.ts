@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { constantTimeEqual, hmacSha256 } from "./_sha256.ts";
 
 /**
  * What a node proves itself with: the cluster cookie (a hub, a local node) or a
@@ -12,15 +12,16 @@ const encoder = new TextEncoder();
 
 /** HMAC-SHA256 of the parts, each length-prefixed so that boundaries cannot shift. */
 export function hmac(key: Uint8Array, ...parts: (string | Uint8Array)[]): Uint8Array {
-  const h = createHmac("sha256", key);
-  const len = new Uint8Array(4);
-  for (const part of parts) {
-    const bytes = typeof part === "string" ? encoder.encode(part) : part;
-    new DataView(len.buffer).setUint32(0, bytes.length);
-    h.update(len);
-    h.update(bytes);
+  const chunks = parts.map((p) => typeof p === "string" ? encoder.encode(p) : p);
+  const msg = new Uint8Array(chunks.reduce((n, c) => n + 4 + c.length, 0));
+  const view = new DataView(msg.buffer);
+  let off = 0;
+  for (const c of chunks) {
+    view.setUint32(off, c.length);
+    msg.set(c, off + 4);
+    off += 4 + c.length;
   }
-  return new Uint8Array(h.digest());
+  return hmacSha256(key, msg);
 }
 
 /** The ticket for `name`: lets its holder prove that name, and no other. */
@@ -44,5 +45,5 @@ export function cookieKey(creds: Credentials): Uint8Array | undefined {
 
 /** Compares two MACs in constant time. */
 export function macEqual(a: Uint8Array, b: unknown): boolean {
-  return b instanceof Uint8Array && a.length === b.length && timingSafeEqual(a, b);
+  return b instanceof Uint8Array && a.length === b.length && constantTimeEqual(a, b);
 }

@@ -1,4 +1,3 @@
-import { createConnection, type Socket } from "node:net";
 import { ConnectError, ProtocolError, TimeoutError } from "../errors.ts";
 import type { Limits } from "../limits.ts";
 import { FrameSocket } from "./_frame_socket.ts";
@@ -10,8 +9,8 @@ export class ClientConn {
   #error: Error | undefined;
   #wake: (() => void) | undefined;
 
-  private constructor(socket: Socket, limits: Limits, label: string) {
-    this.#fs = new FrameSocket(socket, limits, {
+  private constructor(conn: Deno.TcpConn, limits: Limits, label: string) {
+    this.#fs = new FrameSocket(conn, limits, {
       message: (v) => {
         this.#queue.push(v);
         this.#wake?.();
@@ -40,36 +39,32 @@ export class ClientConn {
     const label = `${host}:${port}`;
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(abortError(signal));
-      const socket = createConnection({ host, port });
-      let failure: Error | undefined;
-      const fail = (e: Error) => {
-        failure ??= e;
-        socket.destroy();
-      };
-      const onError = (e: Error) =>
-        fail(new ConnectError(`no registry answers at ${label}: ${e.message}`, { cause: e }));
-      const onAbort = () => fail(abortError(signal!));
-      const timer = setTimeout(
-        () => fail(new TimeoutError(`connecting to the registry at ${label} timed out`)),
-        limits.handshakeTimeoutMs,
-      );
-      const cleanup = () => {
+      let settled = false;
+      const settle = (e: Error | undefined, conn?: Deno.TcpConn) => {
+        if (settled) {
+          // Given up already (timeout or abort): a late socket is closed at once.
+          try {
+            conn?.close();
+          } catch { /* already closed */ }
+          return;
+        }
+        settled = true;
         clearTimeout(timer);
         signal?.removeEventListener("abort", onAbort);
-        socket.off("error", onError);
+        if (e) reject(e);
+        else resolve(new ClientConn(conn!, limits, label));
       };
+      const onAbort = () => settle(abortError(signal!));
+      const timer = setTimeout(
+        () => settle(new TimeoutError(`connecting to the registry at ${label} timed out`)),
+        limits.handshakeTimeoutMs,
+      );
       signal?.addEventListener("abort", onAbort, { once: true });
-      socket.on("error", onError);
-      socket.once("close", () => {
-        cleanup();
-        reject(failure ?? new ConnectError(`the registry at ${label} closed the connection`));
-      });
-      socket.once("connect", () => {
-        if (failure) return;
-        cleanup();
-        socket.removeAllListeners("close");
-        resolve(new ClientConn(socket, limits, label));
-      });
+      Deno.connect({ hostname: host, port, transport: "tcp" }).then(
+        (conn) => settle(undefined, conn),
+        (e: Error) =>
+          settle(new ConnectError(`no registry answers at ${label}: ${e.message}`, { cause: e })),
+      );
     });
   }
 

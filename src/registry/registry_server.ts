@@ -1,4 +1,3 @@
-import { createServer, type Server, type Socket } from "node:net";
 import { type Credentials, macEqual, proofKey } from "../dist/credentials.ts";
 import { AuthenticationError, ConnectError } from "../errors.ts";
 import { type Limits, resolveLimits } from "../limits.ts";
@@ -56,7 +55,8 @@ interface Conn {
 export class RegistryServer implements AsyncDisposable {
   /** The port it listens on, 127.0.0.1 only. */
   readonly port: number;
-  readonly #server: Server;
+  readonly #listener: Deno.TcpListener;
+  readonly #accepting: Promise<void>;
   readonly #cookieCreds: Credentials;
   readonly #limits: Limits;
   readonly #frameLimits: Limits;
@@ -68,14 +68,29 @@ export class RegistryServer implements AsyncDisposable {
   #lastFailureAt = 0;
   #closing: Promise<void> | undefined;
 
-  private constructor(server: Server, port: number, options: RegistryServerOptions) {
-    this.#server = server;
-    this.port = port;
+  private constructor(listener: Deno.TcpListener, options: RegistryServerOptions) {
+    this.#listener = listener;
+    this.port = (listener.addr as Deno.NetAddr).port;
     this.#cookieCreds = options.credentials;
     this.#limits = resolveLimits(options.limits);
     this.#frameLimits = { ...this.#limits, maxFrameBytes: this.#limits.maxRegistryFrameBytes };
     this.#failureDelayMs = options.failureDelayMs ?? 50;
     this.#maxFailureDelayMs = options.maxFailureDelayMs ?? 2000;
+    this.#accepting = this.#acceptLoop();
+  }
+
+  async #acceptLoop(): Promise<void> {
+    for (;;) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (e) {
+        // Closed; or a failed accept (e.g. out of descriptors), which costs that client only.
+        if (this.#closing || e instanceof Deno.errors.BadResource) return;
+        continue;
+      }
+      this.#accept(conn);
+    }
   }
 
   /**
@@ -92,28 +107,18 @@ export class RegistryServer implements AsyncDisposable {
       );
     }
     const port = resolveRegistryPort(options.port);
-    return new Promise((resolve, reject) => {
-      let registry: RegistryServer | undefined;
-      const server = createServer((socket) => {
-        if (registry) registry.#accept(socket);
-        else socket.destroy();
-      });
-      const fail = (e: Error) => {
-        reject(new ConnectError(`cannot listen on 127.0.0.1:${port}: ${e.message}`, { cause: e }));
-      };
-      server.once("error", fail);
-      server.listen({ host: "127.0.0.1", port }, () => {
-        server.off("error", fail);
-        server.on("error", () => {});
-        const addr = server.address();
-        registry = new RegistryServer(
-          server,
-          typeof addr === "object" && addr ? addr.port : port,
-          options,
-        );
-        resolve(registry);
-      });
-    });
+    let listener: Deno.TcpListener;
+    try {
+      listener = Deno.listen({ hostname: "127.0.0.1", port, transport: "tcp" });
+    } catch (e) {
+      // Deno's AddrInUse carries code "EADDRINUSE", which keepRegistered looks for.
+      return Promise.reject(
+        new ConnectError(`cannot listen on 127.0.0.1:${port}: ${(e as Error).message}`, {
+          cause: e,
+        }),
+      );
+    }
+    return Promise.resolve(new RegistryServer(listener, options));
   }
 
   /** The port registered for `name`, if any. */
@@ -131,7 +136,10 @@ export class RegistryServer implements AsyncDisposable {
   /** Stops listening and drops every connection, which ends every registration. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      const stopped = new Promise<void>((r) => this.#server.close(() => r()));
+      try {
+        this.#listener.close();
+      } catch { /* already closed */ }
+      const stopped = this.#accepting;
       const conns = [...this.#conns];
       for (const c of conns) {
         this.#clearTimer(c);
@@ -149,9 +157,11 @@ export class RegistryServer implements AsyncDisposable {
     return this.close();
   }
 
-  #accept(socket: Socket): void {
+  #accept(socket: Deno.TcpConn): void {
     if (this.#closing) {
-      socket.destroy();
+      try {
+        socket.close();
+      } catch { /* already closed */ }
       return;
     }
     const conn: Conn = {

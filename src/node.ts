@@ -1,7 +1,7 @@
 import { ActorSystem } from "./actor/actor_system.ts";
 import type { ActorFn, Destination, ExitReason, Inbox } from "./actor/types.ts";
 import { loadCookie } from "./cookie.ts";
-import { Connection, openConnection } from "./dist/connection.ts";
+import { type Connection, openConnection } from "./dist/connection.ts";
 import {
   type ControlMessage,
   decodeControl,
@@ -29,7 +29,19 @@ import { keepRegistered, lookup, type Registration, resolveRegistryPort } from "
 import { Codec } from "./wire/codec.ts";
 import { Pid } from "./wire/pid.ts";
 
-/** Options for {@linkcode Node.start}. */
+/**
+ * Options for {@linkcode Node.start}.
+ *
+ * @example
+ * ```ts
+ * await using node = await Node.start({
+ *   name: "app", // "app@localhost"
+ *   cookie: "s3cret", // nodes connect only when their cookies match
+ *   registryPort: 0, // a registry of its own, on a free port
+ *   limits: { maxMailbox: 10_000 },
+ * });
+ * ```
+ */
 export interface NodeOptions {
   /** "app" becomes "app@localhost"; default a random name. */
   name?: string;
@@ -55,13 +67,33 @@ export interface NodeOptions {
   hubPort?: number;
 }
 
-/** Options for {@linkcode Node.request}. */
+/**
+ * Options for {@linkcode Node.request}.
+ *
+ * @example
+ * ```ts
+ * await using a = await Node.start({ registryPort: 0 });
+ * await using b = await Node.start({ registryPort: a.registryPort });
+ * a.serve("sum", (payload) => (payload as number[]).reduce((x, y) => x + y, 0));
+ * await b.request(a.name, "sum", [1, 2, 3], { timeoutMs: 5000 }); // 6
+ * ```
+ */
 export interface RequestOptions {
   /** Rejects with `TimeoutError` after this long; a late reply is dropped. Default 30 000 ms. */
   timeoutMs?: number;
 }
 
-/** What a service handler learns about a request. */
+/**
+ * What a service handler learns about a request.
+ *
+ * @example
+ * ```ts
+ * await using node = await Node.start({ registryPort: 0 });
+ * const whoami = (_: unknown, ctx: ServiceContext) => `${ctx.from.node} (${ctx.credential})`;
+ * node.serve("whoami", whoami);
+ * await node.request(node.name, "whoami", null); // "<this node's name> (local)"
+ * ```
+ */
 export interface ServiceContext {
   /** The calling process. */
   from: Pid;
@@ -69,21 +101,72 @@ export interface ServiceContext {
   credential: "cookie" | "ticket" | "local";
 }
 
-/** A request handler registered with {@linkcode Node.serve}. */
+/**
+ * A request handler registered with {@linkcode Node.serve}.
+ *
+ * @example
+ * ```ts
+ * const echo: Service = (payload, ctx) => ({ payload, from: String(ctx.from) });
+ * await using node = await Node.start({ registryPort: 0 });
+ * node.serve("echo", echo);
+ * await node.request(node.name, "echo", "hi"); // { payload: "hi", from: "#Pid<…>" }
+ * ```
+ */
 export type Service = (payload: unknown, ctx: ServiceContext) => unknown;
 
-/** Options for {@linkcode Node.serve}. */
+/**
+ * Options for {@linkcode Node.serve}.
+ *
+ * @example
+ * ```ts
+ * await using node = await Node.start({ registryPort: 0 });
+ * const options: ServeOptions = { allowTickets: true }; // remote agents may call it too
+ * node.serve("report", (payload) => console.log(payload), options);
+ * ```
+ */
 export interface ServeOptions {
   /** Whether nodes holding only a ticket (remote agents) may call it; default false. */
   allowTickets?: boolean;
 }
 
-/** Called when a connection to `node` comes up. */
+/**
+ * Called when a connection to `node` comes up.
+ *
+ * @example
+ * ```ts
+ * await using a = await Node.start({ registryPort: 0 });
+ * await using b = await Node.start({ registryPort: a.registryPort });
+ * const up: NodeUpListener = (peer) => console.log(`${peer} is up`);
+ * const stop = b.onNodeUp(up);
+ * await b.connect(a.name); // logs "<a's name> is up"
+ * stop();
+ * ```
+ */
 export type NodeUpListener = (node: string) => void;
-/** Called when the connection to `node` goes down, with why. */
+/**
+ * Called when the connection to `node` goes down, with why.
+ *
+ * @example
+ * ```ts
+ * await using a = await Node.start({ registryPort: 0 });
+ * await using b = await Node.start({ registryPort: a.registryPort });
+ * const down: NodeDownListener = (peer, reason) => console.log(`${peer} is down`, reason?.message);
+ * b.onNodeDown(down);
+ * await b.connect(a.name);
+ * b.disconnectNode(a.name); // logs "<a's name> is down"
+ * ```
+ */
 export type NodeDownListener = (node: string, reason: Error | undefined) => void;
 
-/** Full node name from a short one: "app" → "app@localhost". */
+/**
+ * Full node name from a short one: "app" → "app@localhost".
+ *
+ * @example
+ * ```ts
+ * fullNodeName("app"); // "app@localhost"
+ * fullNodeName("app@web-01"); // "app@web-01"
+ * ```
+ */
 export function fullNodeName(name: string): string {
   const full = name.includes("@") ? name : `${name}@localhost`;
   if (!/^[A-Za-z0-9_.\-]{1,200}@[A-Za-z0-9_.\-]{1,54}$/.test(full)) {
@@ -95,6 +178,14 @@ export function fullNodeName(name: string): string {
 /**
  * A Fusion node: a name, credentials, a dist listener, a registration with
  * the registry, its connections and its local actors.
+ *
+ * @example
+ * ```ts
+ * await using node = await Node.start({ name: "app", registryPort: 0 });
+ * using inbox = node.inbox();
+ * node.spawn(async (ctx, to) => ctx.send(to, `hello from ${ctx.node}`), inbox.self);
+ * await inbox.receive({ timeoutMs: 1000 }); // "hello from app@localhost"
+ * ```
  */
 export class Node {
   /** The full node name, e.g. "app@localhost". */

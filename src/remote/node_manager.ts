@@ -21,10 +21,30 @@ import { acquireDefaultNode, releaseDefaultNode } from "./default_node.ts";
 import { installDeno } from "./deno_install.ts";
 import { RemoteNode } from "./remote_node.ts";
 
-/** Where a connection stands. */
+/**
+ * Where a connection stands.
+ *
+ * @example
+ * ```ts ignore
+ * const manager = new NodeManager("deploy@web-01");
+ * manager.status(); // "disconnected"
+ * await manager.connect();
+ * manager.status(); // "connected"
+ * ```
+ */
 export type ConnectionStatus = "disconnected" | "connecting" | "connected";
 
-/** Options for {@linkcode NodeManager}. */
+/**
+ * Options for {@linkcode NodeManager}.
+ *
+ * @example
+ * ```ts ignore
+ * import { Node } from "./mod.ts";
+ * await using node = await Node.start({ name: "hub" });
+ * const options: NodeManagerOptions = { node, name: "web01", connectTimeoutMs: 30_000 };
+ * const manager = new NodeManager("deploy@web-01", options); // agent "web01@localhost"
+ * ```
+ */
 export interface NodeManagerOptions {
   /** The local node (the hub); default a shared node started on first use. */
   node?: Node;
@@ -62,6 +82,14 @@ const SSH_CLOSE_WAIT_MS = 3000;
 /**
  * Connects to one server: SSH, tunnels, the agent, the node connection; and
  * takes it all down again. `connect()` twice returns the same RemoteNode.
+ *
+ * @example
+ * ```ts ignore
+ * const manager = new NodeManager("deploy@web-01:22", { connectTimeoutMs: 10_000 });
+ * const remote = await manager.connect(); // connect() again returns the same RemoteNode
+ * console.log(await remote.info());
+ * await manager.disconnect();
+ * ```
  */
 export class NodeManager {
   /** The target as given. */
@@ -72,6 +100,7 @@ export class NodeManager {
   #session: Session | undefined;
   #disconnecting: Promise<void> | undefined;
 
+  /** Parses a string target (TargetError when malformed); nothing connects before `connect()`. */
   constructor(target: Target | string, options: NodeManagerOptions = {}) {
     this.target = typeof target === "string" ? parseTarget(target) : target;
     this.#options = options;
@@ -574,10 +603,30 @@ function randomHex(bytes: number): string {
   ).join("");
 }
 
-/** Options for {@linkcode connect}: the manager's. */
+/**
+ * Options for {@linkcode connect}: the manager's.
+ *
+ * @example
+ * ```ts ignore
+ * import { Node } from "./mod.ts";
+ * await using node = await Node.start({ name: "hub" });
+ * const options: ConnectOptions = { node, name: "web01", transport: "stdio" };
+ * await using remote = await connect("deploy@web-01", options); // remote.name: "web01@localhost"
+ * ```
+ */
 export type ConnectOptions = NodeManagerOptions;
 
-/** Connects to a server and resolves with its node: `new NodeManager(target, options).connect()`. */
+/**
+ * Connects to a server and resolves with its node: `new NodeManager(target, options).connect()`.
+ *
+ * @example
+ * ```ts ignore
+ * import { Node } from "./mod.ts";
+ * await using node = await Node.start({ name: "app" });
+ * await using remote = await connect("deploy@web-01", { node });
+ * await remote.runFun(() => Deno.hostname()); // "web-01"
+ * ```
+ */
 export function connect(
   target: Target | string,
   options: ConnectOptions = {},

@@ -3,8 +3,8 @@
  * with its baseline measured in the same run, on real OpenSSH sshd hosts on
  * 127.0.0.1 (the test harness). Prints a table and writes bench/results/latest.json.
  *
- *   deno task bench                  everything, fan-out to 1 and 10 hosts
- *   deno task bench --hosts=1,10,50  fan-out to 50 hosts too
+ *   deno task bench                  everything, fan-out to 1, 10 and 50 hosts (~3-5 min)
+ *   deno task bench --hosts=1,10     fewer fan-out sizes
  *   deno task bench --quick          tiny sizes: a smoke run that only proves it still works
  *   deno task bench --only=connect,calls,messages,push,fanout,rivals
  *   deno task bench --out=FILE       where the JSON goes
@@ -36,7 +36,7 @@ const args = new Map(
 );
 const QUICK = args.has("quick");
 const ONLY = args.get("only")?.split(",");
-const HOSTS = (args.get("hosts") ?? (QUICK ? "1,2" : "1,10")).split(",").map(Number);
+const HOSTS = (args.get("hosts") ?? (QUICK ? "1,2" : "1,10,50")).split(",").map(Number);
 const OUT = args.get("out") ?? new URL("./results/latest.json", import.meta.url).pathname;
 const SIZES = QUICK
   ? { connectRuns: 2, calls: 200, callBlocks: 2, msgs: 2_000, msgRuns: 1, bulkMiB: 4, pushRuns: 1 }
@@ -494,6 +494,7 @@ if (args.has("table")) {
 
 const started = performance.now();
 const cpu0 = cpuMs();
+const loadAtStart = Deno.loadavg();
 log(`fusion bench${QUICK ? " (quick)" : ""}: ${Deno.build.target}, Deno ${Deno.version.deno}`);
 const host = await startSshd({ hostKeyTypes: ["ed25519"] });
 const hub = await Node.start({ name: `bench-${crypto.randomUUID().slice(0, 6)}`, registryPort: 0 });
@@ -559,6 +560,8 @@ const machine = {
   model: (/model name\s*:\s*(.*)/.exec(await Deno.readTextFile("/proc/cpuinfo").catch(() => ""))
     ?.[1]) ?? "?",
   memGiB: Math.round(Deno.systemMemoryInfo().total / 2 ** 30),
+  // Other work on this machine shows here: the load before and after the run.
+  loadavgStart: loadAtStart,
   loadavg: Deno.loadavg(),
   kernel: Deno.osRelease(),
   deno: Deno.version.deno,
@@ -579,8 +582,10 @@ await Deno.writeTextFile(OUT, JSON.stringify(result, null, 2) + "\n");
 console.log(table(rows));
 console.log(
   `\n${machine.cpus} cores (${machine.model}), load ${
-    machine.loadavg.map((l) => l.toFixed(1)).join(" ")
-  } at the end; ${result.benchSeconds.toFixed(0)} s; JSON in ${OUT}`,
+    machine.loadavgStart.map((l) => l.toFixed(1)).join(" ")
+  } at the start, ${machine.loadavg.map((l) => l.toFixed(1)).join(" ")} at the end; ${
+    result.benchSeconds.toFixed(0)
+  } s; JSON in ${OUT}`,
 );
 
 function table(unsorted: Row[]): string {

@@ -296,6 +296,8 @@ export class Node {
 
   /** Starts an actor running `fn(ctx, ...args)`. */
   spawn<A extends unknown[]>(fn: ActorFn<A>, ...args: A): Pid {
+    // A closed node could not report the actor's exit to anyone.
+    if (this.#closed) throw new NodeDownError(this.name, `${this.name} is closed`);
     return this.actors.spawn(fn, args);
   }
 

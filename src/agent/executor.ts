@@ -89,7 +89,7 @@ export function registerExecutor(node: Node, cache: ModuleCache = new ModuleCach
     }
     const spec = parseIsolateSpec(isolate);
     return await sandboxes().run(undefined, { source, args }, spec).catch((e) => {
-      throw explainMissingName(e, node.name);
+      throw explainMissingName(e, node.name, source);
     });
   });
 
@@ -107,7 +107,7 @@ export function registerExecutor(node: Node, cache: ModuleCache = new ModuleCach
     try {
       return await f(...args);
     } catch (e) {
-      throw explainMissingName(e, node.name);
+      throw explainMissingName(e, node.name, source);
     }
   });
 
@@ -170,11 +170,14 @@ function compile(source: string): (...args: unknown[]) => unknown {
 }
 
 // A name the function closed over locally does not exist here: say so, and what to do.
-function explainMissingName(e: unknown, node: string): unknown {
+function explainMissingName(e: unknown, node: string, source: string): unknown {
   // By name: an error from a sandbox is rebuilt as a plain Error carrying its name.
   if (!(e instanceof Error) || e.name !== "ReferenceError") return e;
   const name = /^(\S+) is not defined/.exec(e.message)?.[1];
-  if (!name) return e;
+  // Only a name the shipped source itself uses (not one inside code it evaluates or calls).
+  if (!name || !new RegExp(`(^|[^\\w$.])${name.replace(/[$]/g, "\\$")}([^\\w$]|$)`).test(source)) {
+    return e;
+  }
   const err = new ReferenceError(
     `runFun: the function uses "${name}", which does not exist on ${node}. ` +
       `runFun ships only the function's source: pass "${name}" in args, ` +

@@ -1,4 +1,5 @@
 import { AGENT_BUNDLE_URL } from "../agent/bundle_location.ts";
+import { sha256Hex } from "../code/sha256_hex.ts";
 import { BootstrapError } from "../errors.ts";
 
 /** The prebuilt agent: its code and the hex sha256 that names it on servers. */
@@ -22,12 +23,6 @@ export function agentBundle(): Promise<AgentBundle> {
         { cause: e },
       );
     }
-    return { code, hash: await sha256Hex(code) };
+    return { code, hash: sha256Hex(code) };
   })();
-}
-
-/** Hex sha256 of bytes. */
-export async function sha256Hex(data: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }

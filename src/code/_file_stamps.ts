@@ -1,3 +1,4 @@
+import { dirname } from "node:path";
 import { sha256Hex } from "./sha256_hex.ts";
 
 /**
@@ -13,10 +14,23 @@ export interface FileStamp {
   mtimeMs: number;
   ino: number;
   hash?: string;
+  /**
+   * For a missing file: its folder as seen before the file was found missing,
+   * kept only when the folder had been quiet for {@linkcode RACY_MS}. While the
+   * folder's mtime is unchanged no entry was added to it, so the file is still
+   * missing and need not be stat'ed (a failed stat costs ~4× a good one, and
+   * most of a project's watched config files do not exist).
+   */
+  dir?: { mtimeMs: number; ino: number };
 }
 
 /** Files whose mtime is this close to now are verified by content too. */
 const RACY_MS = 1_000;
+
+function dirStamp(path: string, now: number): FileStamp["dir"] {
+  const d = statStamp(dirname(path));
+  return d.size >= 0 && d.mtimeMs <= now - RACY_MS ? { mtimeMs: d.mtimeMs, ino: d.ino } : undefined;
+}
 
 function statStamp(path: string): FileStamp {
   try {
@@ -36,7 +50,9 @@ function statStamp(path: string): FileStamp {
  * read here.
  */
 export function takeStamp(path: string, now = Date.now()): FileStamp {
+  const dir = dirStamp(path, now); // before the file: a file added in between then invalidates
   const stamp = statStamp(path);
+  if (stamp.size === -1 && dir) stamp.dir = dir;
   if (stamp.size >= 0 && stamp.mtimeMs > now - RACY_MS) {
     try {
       stamp.hash = sha256Hex(Deno.readFileSync(path));
@@ -64,7 +80,20 @@ export function stampThenRead(
  * mtime it is no longer racy and its hash is dropped.
  */
 export function stampsValid(stamps: readonly FileStamp[], now = Date.now()): boolean {
+  const dirs = new Map<string, FileStamp>();
+  const dirNow = (path: string): FileStamp => {
+    const d = dirname(path);
+    let st = dirs.get(d);
+    if (!st) dirs.set(d, st = statStamp(d));
+    return st;
+  };
   for (const s of stamps) {
+    // A missing file's folder is stat'ed before the file, so that a file added in between shows.
+    const d = s.size === -1 ? dirNow(s.path) : undefined;
+    if (d && s.dir) {
+      if (d.size >= 0 && d.mtimeMs === s.dir.mtimeMs && d.ino === s.dir.ino) continue;
+      delete s.dir;
+    }
     let cur: FileStamp;
     try {
       cur = statStamp(s.path);
@@ -72,6 +101,7 @@ export function stampsValid(stamps: readonly FileStamp[], now = Date.now()): boo
       return false;
     }
     if (cur.size !== s.size || cur.mtimeMs !== s.mtimeMs || cur.ino !== s.ino) return false;
+    if (d && d.size >= 0 && d.mtimeMs <= now - RACY_MS) s.dir = { mtimeMs: d.mtimeMs, ino: d.ino };
     if (s.hash !== undefined) {
       let h: string;
       try {

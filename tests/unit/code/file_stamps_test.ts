@@ -64,3 +64,54 @@ Deno.test("a racy stamp drops its content hash once verified long after its mtim
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a missing file in a quiet folder is proven by the folder's stamp, and its creation still invalidates", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const past = new Date(Date.now() - 60_000);
+    await Deno.utime(dir, past, past);
+    const f = join(dir, "deno.json");
+    const stamp = takeStamp(f);
+    assert.equal(stamp.size, -1);
+    assert.deepEqual(stamp.dir?.mtimeMs, past.getTime());
+    assert.ok(stampsValid([stamp]));
+    await Deno.writeTextFile(f, "{}");
+    assert.equal(stampsValid([stamp]), false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a missing file survives an unrelated file added beside it, and the folder is trusted again once quiet", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const past = new Date(Date.now() - 60_000);
+    await Deno.utime(dir, past, past);
+    const f = join(dir, "package.json");
+    const stamp = takeStamp(f);
+    await Deno.writeTextFile(join(dir, "notes.txt"), "x");
+    assert.ok(stampsValid([stamp]), "the folder changed, but the file is still missing");
+    assert.equal(stamp.dir, undefined, "a folder changed just now is not trusted");
+    assert.ok(stampsValid([stamp], Date.now() + 5_000));
+    assert.ok(stamp.dir, "a quiet folder is remembered again");
+    await Deno.writeTextFile(f, "{}");
+    assert.equal(stampsValid([stamp], Date.now() + 5_000), false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a missing file in a busy folder is checked by its own stat", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(join(dir, "other.ts"), "x");
+    const f = join(dir, "deno.jsonc");
+    const stamp = takeStamp(f);
+    assert.equal(stamp.dir, undefined);
+    assert.ok(stampsValid([stamp]));
+    await Deno.writeTextFile(f, "{}");
+    assert.equal(stampsValid([stamp]), false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -4,6 +4,7 @@
  * @module
  */
 import { NodeDownError } from "./errors.ts";
+import { fanOut, type HostResult } from "./fan_out.ts";
 import type { ModuleRef, PushResult, RunOptions } from "./remote/code_client.ts";
 import { NodeManager, type NodeManagerOptions } from "./remote/node_manager.ts";
 import { connectedNode, RemoteNode } from "./remote/remote_node.ts";
@@ -110,19 +111,7 @@ export function spawn(
   return Promise.resolve().then(() => resolve(remote).spawn(module, fn, args, options));
 }
 
-/**
- * One host's outcome in {@linkcode runMany}.
- *
- * @example
- * ```ts ignore
- * const results: HostResult[] = await runMany(["web-01", "web-02"], "./health.ts", "check")
- *   .collect();
- * const failed = results.filter((r) => !r.ok).map((r) => r.host);
- * ```
- */
-export type HostResult =
-  | { host: string; ok: true; value: unknown; ms: number }
-  | { host: string; ok: false; error: Error; ms: number };
+export type { HostResult } from "./fan_out.ts";
 
 /**
  * Options for {@linkcode runMany}.
@@ -198,7 +187,7 @@ export function runMany(
   const task: HostTask = typeof module === "function"
     ? module
     : (remote) => remote.run(module, fn, args, options);
-  const started = fanOut(targets, task, options);
+  const started = runOnHosts(targets, task, options);
   return {
     [Symbol.asyncIterator]: () => started[Symbol.asyncIterator](),
     async collect() {
@@ -214,63 +203,29 @@ function hostLabel(t: Target | string): string {
   return typeof t === "string" ? t : formatTarget(t);
 }
 
-async function* fanOut(
+function runOnHosts(
   targets: readonly (Target | string)[],
   task: HostTask,
   options: RunManyOptions,
 ): AsyncGenerator<HostResult> {
-  const parallel = Math.max(1, options.parallel ?? 20);
-  const { parallel: _p, onState, signal, timeoutMs: _t, ...managerOptions } = options;
-  const queue = [...targets];
-  const done: HostResult[] = [];
-  let wake: (() => void) | undefined;
-  let running = 0;
-
-  const one = async (target: Target | string): Promise<void> => {
-    const host = hostLabel(target);
-    const t0 = performance.now();
-    let manager: NodeManager | undefined;
-    let result: HostResult;
+  const { parallel, onState, signal, timeoutMs: _t, ...managerOptions } = options;
+  return fanOut(targets, async (target, ctx) => {
+    ctx.state("connecting");
+    const manager = new NodeManager(target, managerOptions);
+    const abort = () => void manager.disconnect();
+    ctx.signal.addEventListener("abort", abort, { once: true });
     try {
-      if (signal?.aborted) throw signal.reason ?? new Error("aborted");
-      onState?.(host, "connecting");
-      manager = new NodeManager(target, managerOptions);
-      const abort = () => void manager?.disconnect();
-      signal?.addEventListener("abort", abort, { once: true });
-      try {
-        const remote = await manager.connect();
-        onState?.(host, "running");
-        const value = await task(remote);
-        result = { host, ok: true, value, ms: Math.round(performance.now() - t0) };
-      } finally {
-        signal?.removeEventListener("abort", abort);
-      }
-    } catch (e) {
-      const error = e instanceof Error ? e : new Error(String(e));
-      result = { host, ok: false, error, ms: Math.round(performance.now() - t0) };
+      const remote = await manager.connect();
+      ctx.state("running");
+      return await task(remote);
+    } finally {
+      ctx.signal.removeEventListener("abort", abort);
+      await manager.disconnect().catch(() => {});
     }
-    await manager?.disconnect().catch(() => {});
-    onState?.(host, result.ok ? "done" : "failed");
-    done.push(result);
-    wake?.();
-  };
-
-  const startMore = () => {
-    while (running < parallel && queue.length) {
-      running++;
-      one(queue.shift()!).finally(() => {
-        running--;
-        startMore();
-      });
-    }
-  };
-  startMore();
-  while (running > 0 || done.length > 0 || queue.length > 0) {
-    if (done.length === 0) {
-      await new Promise<void>((r) => wake = r);
-      wake = undefined;
-      continue;
-    }
-    yield done.shift()!;
-  }
+  }, {
+    parallel: parallel ?? 20,
+    label: hostLabel,
+    ...(signal ? { signal } : {}),
+    ...(onState ? { onState: (host, state) => state !== "queued" && onState(host, state) } : {}),
+  });
 }

@@ -10,7 +10,7 @@ import { NodeManager, type NodeManagerOptions, type RemoteNode } from "../remote
 import { connectSsh, resolveSshConfig } from "../ssh/mod.ts";
 import type { HostResult } from "../task_runner.ts";
 import { type Command, type GlobalOptions, InputError, UsageError } from "./args.ts";
-import { fanOut, type HostWork, interruptedError } from "./fan_out.ts";
+import { fanOut, type HostWork, interruptedError } from "../fan_out.ts";
 import { type HostEntry, loadInventory, resolveHosts } from "./inventory.ts";
 import { createReporter, type ReporterIo, type ReporterOptions } from "./reporter.ts";
 
@@ -56,7 +56,7 @@ interface Plan {
   /** For agent commands: what to do on the connected node. */
   task?: (remote: RemoteNode) => Promise<unknown>;
   /** For the others: the whole per-host work. */
-  work?: HostWork;
+  work?: HostWork<HostEntry>;
   report: Omit<ReporterOptions, "verbose">;
 }
 
@@ -98,7 +98,9 @@ export async function hostCommand(
     abort.abort(interruptedError());
   });
 
-  const work: HostWork = plan.agent ? agentWork(node!, opts, reporter, plan.task!) : plan.work!;
+  const work: HostWork<HostEntry> = plan.agent
+    ? agentWork(node!, opts, reporter, plan.task!)
+    : plan.work!;
   const t0 = performance.now();
   const results: HostResult[] = [];
   try {
@@ -106,6 +108,7 @@ export async function hostCommand(
     for await (
       const r of fanOut(hosts, work, {
         parallel: opts.parallel,
+        label: (h) => h.label,
         signal: abort.signal,
         onState: (host, state) => reporter.state(host, state),
       })
@@ -134,7 +137,7 @@ function agentWork(
   opts: GlobalOptions,
   reporter: { output(host: string, line: string): void; log(line: string): void },
   task: (remote: RemoteNode) => Promise<unknown>,
-): HostWork {
+): HostWork<HostEntry> {
   return async (h: HostEntry, ctx) => {
     const options: NodeManagerOptions = {
       node,
@@ -260,7 +263,7 @@ const CLEAN_SCRIPT = [
   "else echo absent; fi",
 ].join("\n");
 
-function cleanWork(opts: GlobalOptions): HostWork {
+function cleanWork(opts: GlobalOptions): HostWork<HostEntry> {
   return async (h, ctx) => {
     ctx.state("connecting");
     const ssh = await connectSsh(h.target, {

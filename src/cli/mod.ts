@@ -30,6 +30,6 @@ export {
   type HostContext,
   type HostState,
   type HostWork,
-} from "./fan_out.ts";
+} from "../fan_out.ts";
 export { type CliIo, EXIT, ExitStatusError, type ShellResult } from "./commands.ts";
 export { main, processIo } from "./main.ts";

@@ -5,7 +5,7 @@
  */
 import { RemoteError } from "../errors.ts";
 import type { HostResult } from "../task_runner.ts";
-import type { HostState } from "./fan_out.ts";
+import type { HostState } from "../fan_out.ts";
 
 /** Where a reporter writes. */
 export interface ReporterIo {

@@ -4,8 +4,20 @@
  * and an abort stops queued hosts and tells running ones to let go.
  * @module
  */
-import type { HostResult } from "../task_runner.ts";
-import type { HostEntry } from "./inventory.ts";
+
+/**
+ * One host's outcome: its value, or the error that failed it.
+ *
+ * @example
+ * ```ts ignore
+ * const results: HostResult[] = await runMany(["web-01", "web-02"], "./health.ts", "check")
+ *   .collect();
+ * const failed = results.filter((r) => !r.ok).map((r) => r.host);
+ * ```
+ */
+export type HostResult =
+  | { host: string; ok: true; value: unknown; ms: number }
+  | { host: string; ok: false; error: Error; ms: number };
 
 /** Where a host stands. */
 export type HostState = "queued" | "connecting" | "running" | "done" | "failed";
@@ -19,12 +31,14 @@ export interface HostContext {
 }
 
 /** The work done on one host; its value becomes the host's result. */
-export type HostWork = (host: HostEntry, ctx: HostContext) => Promise<unknown>;
+export type HostWork<T> = (host: T, ctx: HostContext) => Promise<unknown>;
 
 /** Options for {@linkcode fanOut}. */
-export interface FanOutOptions {
+export interface FanOutOptions<T> {
   /** Hosts worked on at once (at least 1). */
   parallel: number;
+  /** The name a host's results and states carry. */
+  label: (host: T) => string;
   /** Interrupts: queued hosts fail at once, running ones see `ctx.signal`. */
   signal?: AbortSignal;
   /** Called on each state change. */
@@ -39,18 +53,19 @@ export function interruptedError(cause?: unknown): Error {
 }
 
 /** Runs `work` on every host and yields each host's result as it finishes. */
-export async function* fanOut(
-  hosts: readonly HostEntry[],
-  work: HostWork,
-  options: FanOutOptions,
+export async function* fanOut<T>(
+  hosts: readonly T[],
+  work: HostWork<T>,
+  options: FanOutOptions<T>,
 ): AsyncGenerator<HostResult> {
+  const label = options.label;
   const parallel = Math.max(1, options.parallel);
   const signal = options.signal ?? new AbortController().signal;
   const queue = [...hosts];
   const done: HostResult[] = [];
   let wake: (() => void) | undefined;
   let running = 0;
-  for (const h of hosts) options.onState?.(h.label, "queued");
+  for (const h of hosts) options.onState?.(label(h), "queued");
 
   const finish = (r: HostResult) => {
     options.onState?.(r.host, r.ok ? "done" : "failed");
@@ -58,21 +73,21 @@ export async function* fanOut(
     wake?.();
   };
 
-  const one = async (h: HostEntry): Promise<void> => {
+  const one = async (h: T): Promise<void> => {
     const t0 = performance.now();
     const ms = () => Math.round(performance.now() - t0);
     let result: HostResult;
     try {
       if (signal.aborted) throw interruptedError();
       const value = await work(h, {
-        state: (s) => options.onState?.(h.label, s),
+        state: (s) => options.onState?.(label(h), s),
         signal,
       });
-      result = { host: h.label, ok: true, value, ms: ms() };
+      result = { host: label(h), ok: true, value, ms: ms() };
     } catch (e) {
       let error = e instanceof Error ? e : new Error(String(e));
       if (signal.aborted && error.name !== "AbortError") error = interruptedError(error);
-      result = { host: h.label, ok: false, error, ms: ms() };
+      result = { host: label(h), ok: false, error, ms: ms() };
     }
     // Counted down before the result is seen, so the loop below never waits for nothing.
     running--;
@@ -89,7 +104,7 @@ export async function* fanOut(
   const onAbort = () => {
     // Queued hosts never start.
     for (const h of queue.splice(0)) {
-      finish({ host: h.label, ok: false, error: interruptedError(), ms: 0 });
+      finish({ host: label(h), ok: false, error: interruptedError(), ms: 0 });
     }
   };
   signal.addEventListener("abort", onAbort, { once: true });

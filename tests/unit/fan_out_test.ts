@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
-import { fanOut, type HostState } from "../../../src/cli/fan_out.ts";
-import type { HostEntry } from "../../../src/cli/inventory.ts";
+import { fanOut, type HostState } from "../../src/fan_out.ts";
+import type { HostEntry } from "../../src/cli/inventory.ts";
 
 const hosts = (n: number): HostEntry[] =>
   Array.from({ length: n }, (_, i) => ({ label: `h${i}`, target: { host: `h${i}` } }));
+const label = (h: HostEntry) => h.label;
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 Deno.test("fanOut yields one result per host, and a failing host does not stop the others", async () => {
@@ -13,7 +14,7 @@ Deno.test("fanOut yields one result per host, and a failing host does not stop t
       await delay(Number(h.label.slice(1)) * 3);
       if (h.label === "h2") throw new Error("boom");
       return h.label.toUpperCase();
-    }, { parallel: 20 })
+    }, { parallel: 20, label })
   ) results.push(r);
   assert.equal(results.length, 6);
   const byHost = new Map(results.map((r) => [r.host, r]));
@@ -36,7 +37,7 @@ Deno.test("fanOut keeps at most `parallel` hosts working at once", async () => {
       most = Math.max(most, now);
       await delay(5);
       now--;
-    }, { parallel: 3 })
+    }, { parallel: 3, label })
   ) count++;
   assert.equal(count, 12);
   assert.equal(most, 3);
@@ -55,7 +56,7 @@ Deno.test("fanOut reports states, and an abort fails queued hosts at once", asyn
         await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
       }
       throw new Error("disconnected");
-    }, { parallel: 2, signal: ac.signal, onState: (h, s) => states.push([h, s]) })
+    }, { parallel: 2, label, signal: ac.signal, onState: (h, s) => states.push([h, s]) })
   ) results.push(r);
   assert.equal(results.length, 4);
   for (const r of results) {

@@ -1,84 +1,17 @@
 /** Shared bits of the NodeManager integration tests (real OpenSSH sshd). */
 import assert from "node:assert/strict";
-import { Node } from "../../../src/node.ts";
 import type { SshBackendKind } from "../../../src/ssh/mod.ts";
-import {
-  childPids,
-  type SshdHost,
-  sshdUnavailable,
-  startSshd,
-  type StartSshdOptions,
-} from "../../support/mod.ts";
+import { childPids, type SshdHost } from "../../support/mod.ts";
 
 /** Both backends, in the order tests run them. */
 export const BACKENDS: readonly SshBackendKind[] = ["ssh2", "system"];
 
-/** Why these tests are skipped, or undefined (printed loudly by sshdUnavailable). */
-export const unavailable = await sshdUnavailable();
-
-/** What a host test gets. */
-export interface HostTestContext {
-  host: SshdHost;
-  /** A fresh local hub node (its own registry on a kernel-chosen port). */
-  hub: Node;
-  t: Deno.TestContext;
-}
-
-/** Options for {@linkcode hostTest}. */
-export interface HostTestOptions {
-  /** For startSshd. */
-  sshd?: StartSshdOptions;
-  /** Hub tick timeout (default 60 000 ms). */
-  tickTimeoutMs?: number;
-  /** The whole test fails after this long (default 60 000 ms). */
-  deadlineMs?: number;
-  /** Or a host made elsewhere (e.g. in a network namespace); stopped afterwards all the same. */
-  startHost?: () => Promise<SshdHost>;
-  ignore?: boolean;
-}
-
-/**
- * A test with its own sshd host and hub node, failed after a deadline, and
- * whose host (with its user and every process of that user) and hub are
- * taken down whatever happens.
- */
-export function hostTest(
-  name: string,
-  options: HostTestOptions,
-  fn: (c: HostTestContext) => Promise<void>,
-): void {
-  Deno.test({
-    name,
-    ignore: unavailable !== undefined || (options.ignore ?? false),
-    // ssh2 and sshd leave timers and sockets that end shortly after the test.
-    sanitizeOps: false,
-    sanitizeResources: false,
-    fn: async (t) => {
-      const host = await (options.startHost ?? (() => startSshd(options.sshd ?? {})))();
-      let hub: Node | undefined;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      try {
-        hub = await Node.start({
-          name: `hub-${randomHex(3)}`,
-          registryPort: 0,
-          ...(options.tickTimeoutMs ? { tickTimeoutMs: options.tickTimeoutMs } : {}),
-        });
-        const deadlineMs = options.deadlineMs ?? 60_000;
-        const deadline = new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`test took over ${deadlineMs} ms`)),
-            deadlineMs,
-          );
-        });
-        await Promise.race([fn({ host, hub, t }), deadline]);
-      } finally {
-        clearTimeout(timer);
-        await hub?.close();
-        await host.stop();
-      }
-    },
-  });
-}
+export {
+  hostTest,
+  type HostTestContext,
+  type HostTestOptions,
+  unavailable,
+} from "../../support/host_test.ts";
 
 /** TCP listeners of this process, as "addr:port" (from `ss -ltnp`). */
 export async function localListeners(): Promise<Set<string>> {

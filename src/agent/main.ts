@@ -16,6 +16,7 @@ import {
 import { registerAgentServices } from "./services.ts";
 import { StdioChannel } from "./stdio.ts";
 import { startSystemActor } from "./system_actor.ts";
+import { exposedListeners } from "./exposed_listeners.ts";
 
 /** How long the agent waits for its hub to connect before giving up. */
 const HUB_CONNECT_TIMEOUT_MS = 30_000;
@@ -33,6 +34,8 @@ export async function runAgent(): Promise<number> {
   const codec = new Codec({ limits: { maxFrameBytes: 1024 * 1024 } });
   const stdio = new StdioChannel(Deno.stdin.readable, Deno.stdout.writable);
   const config: AgentConfig = parseAgentConfig(codec.decode(await stdio.readFrame()));
+  // Read while the node starts: sshd with GatewayPorts yes binds the tunnels beyond loopback.
+  const exposed = exposedListeners([config.registryPort, config.hubPort]);
   // Everything user code prints goes to stderr: stdout may carry the node connection.
   redirectConsole();
 
@@ -74,7 +77,7 @@ export async function runAgent(): Promise<number> {
   }, HUB_CONNECT_TIMEOUT_MS);
 
   if (config.mode === "tcp") {
-    await stdio.write(codec.encodeFrame({ registered: true }));
+    await stdio.write(codec.encodeFrame({ registered: true, exposed: await exposed }));
     stdio.waitEof().then(() => exit(0), () => exit(0));
   } else {
     await stdio.write(codec.encodeFrame({ stdio: true }));

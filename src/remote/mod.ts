@@ -10,4 +10,5 @@ export {
   type NodeManagerOptions,
 } from "./node_manager.ts";
 export { type AgentInfo, RemoteNode } from "./remote_node.ts";
+export { type ConnectionWarning, type ExposedTunnel } from "./connection_warning.ts";
 export { type AgentBundle, agentBundle } from "./agent_bundle.ts";

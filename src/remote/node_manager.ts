@@ -11,6 +11,11 @@ import { Codec } from "../wire/codec.ts";
 import { FrameReader } from "../wire/frame.ts";
 import { agentBundle } from "./agent_bundle.ts";
 import {
+  type ConnectionWarning,
+  defaultOnWarning,
+  exposedTunnelsWarning,
+} from "./connection_warning.ts";
+import {
   EXIT_BAD_UPLOAD,
   EXIT_NEED_AGENT,
   EXIT_NO_DENO,
@@ -68,6 +73,12 @@ export interface NodeManagerOptions {
   output?: (line: string, node: string) => void;
   /** Protocol and SSH logs (`-v`). */
   log?: (line: string) => void;
+  /**
+   * Gets each warning about the connection (such as the server's sshd exposing the
+   * reverse tunnels); default `console.warn` of its message. An error thrown here
+   * fails the connect.
+   */
+  onWarning?: (warning: ConnectionWarning) => void;
 }
 
 const STDERR_TAIL_LINES = 20;
@@ -239,6 +250,8 @@ class Session {
   #unsubscribe: (() => void) | undefined;
   #teardown: Promise<void> | undefined;
   #name = "";
+  // Server-side ports of the reverse tunnels (tcp mode).
+  #reversePorts = { registry: 0, hub: 0 };
   #dropped = false;
   #t0 = performance.now();
 
@@ -325,7 +338,10 @@ class Session {
           ? `TCP forwarding refused (${reverses.message}); the node connection runs over the agent's stdio`
           : "stdio transport requested: the node connection runs over the agent's stdio",
       );
-    } else this.#tunnels.push(...reverses);
+    } else {
+      this.#tunnels.push(...reverses);
+      this.#reversePorts = { registry: reverses[0].remotePort, hub: reverses[1].remotePort };
+    }
 
     const config = {
       v: 1,
@@ -405,9 +421,16 @@ class Session {
     agent.duplex.write(codec.encodeFrame({ advertisedPort: fwd.localPort }));
     this.#enter("registration");
     const reg = await Promise.race([frames.next(), agent.exit]);
-    if (!("done" in reg) || reg.done || !(reg.value as { registered?: boolean }).registered) {
-      throw await this.#bootstrapError(null, agent);
-    }
+    const ready = "done" in reg && !reg.done
+      ? reg.value as { registered?: boolean; exposed?: unknown }
+      : undefined;
+    if (!ready?.registered) throw await this.#bootstrapError(null, agent);
+    const warning = exposedTunnelsWarning(ready.exposed, {
+      ...this.#reversePorts,
+      host: this.#target.host,
+      node: this.#name,
+    });
+    if (warning) (this.#o.onWarning ?? defaultOnWarning)(warning);
     this.#forwardStdout(agent.duplex);
     this.#enter("handshake");
     await node.connect(this.#name);

@@ -90,41 +90,47 @@ async function serverListeners(host: NetnsHost): Promise<Listener[]> {
   return (await listeners(host.netns)).filter((l) => !l.pids.includes(host.pid));
 }
 
-remoteTest(
-  "every listening socket of Fusion and of sshd's tunnels is on 127.0.0.1, on both sides (both SSH backends)",
-  {
-    ignore: why !== undefined,
-    deadlineMs: 120_000,
-    startHost: () => startNetnsHost(),
-  },
-  async ({ host, hub, t }) => {
-    const netHost = host as NetnsHost;
-    for (const kind of BACKENDS) {
-      await t.step(kind, async () => {
-        const warnings: ConnectionWarning[] = [];
-        const manager = new NodeManager(host.target({ sshBackend: kind }), {
-          node: hub,
-          output: () => {},
-          onWarning: (w) => warnings.push(w),
+// sshd's default ("no") and "clientspecified" (which honours the 127.0.0.1 Fusion asks for).
+for (const gatewayPorts of [undefined, "clientspecified"]) {
+  remoteTest(
+    `every listening socket of Fusion and of sshd's tunnels is on 127.0.0.1, on both sides (both SSH backends${
+      gatewayPorts ? `, GatewayPorts ${gatewayPorts}` : ""
+    })`,
+    {
+      ignore: why !== undefined,
+      deadlineMs: 120_000,
+      startHost: () =>
+        startNetnsHost(gatewayPorts ? { extraConfig: [`GatewayPorts ${gatewayPorts}`] } : {}),
+    },
+    async ({ host, hub, t }) => {
+      const netHost = host as NetnsHost;
+      for (const kind of BACKENDS) {
+        await t.step(kind, async () => {
+          const warnings: ConnectionWarning[] = [];
+          const manager = new NodeManager(host.target({ sshBackend: kind }), {
+            node: hub,
+            output: () => {},
+            onWarning: (w) => warnings.push(w),
+          });
+          try {
+            const remote = await manager.connect();
+            assert.equal(await remote.runFun((a: number) => a + 1, [41]), 42);
+            await checkLocalSide(hub);
+            const server = await serverListeners(netHost);
+            assert.deepEqual(server.filter((l) => !isLoopback(l.address)), [], show(server));
+            // The two reverse tunnels (sshd) and the agent's listener (deno) are there.
+            assert.ok(server.filter((l) => l.process.includes('"sshd')).length >= 2, show(server));
+            assert.ok(server.some((l) => l.process.includes('"deno"')), show(server));
+            assert.deepEqual(warnings, []);
+          } finally {
+            await manager.disconnect();
+          }
+          assert.deepEqual(await host.waitForNoProcesses({ timeoutMs: 15_000 }), []);
         });
-        try {
-          const remote = await manager.connect();
-          assert.equal(await remote.runFun((a: number) => a + 1, [41]), 42);
-          await checkLocalSide(hub);
-          const server = await serverListeners(netHost);
-          assert.deepEqual(server.filter((l) => !isLoopback(l.address)), [], show(server));
-          // The two reverse tunnels (sshd) and the agent's listener (deno) are there.
-          assert.ok(server.filter((l) => l.process.includes('"sshd')).length >= 2, show(server));
-          assert.ok(server.some((l) => l.process.includes('"deno"')), show(server));
-          assert.deepEqual(warnings, []);
-        } finally {
-          await manager.disconnect();
-        }
-        assert.deepEqual(await host.waitForNoProcesses({ timeoutMs: 15_000 }), []);
-      });
-    }
-  },
-);
+      }
+    },
+  );
+}
 
 /**
  * What a stranger reaching the exposed tunnel ports can do: nothing without a proof. `brief`:

@@ -539,7 +539,10 @@ export class Node {
     if (this.#hub !== undefined && (node !== this.#hub || this.#hubPort === undefined)) {
       throw new NodeDownError(node, `${this.name} talks only to its hub ${this.#hub}`);
     }
-    const port = this.#hubPort ?? await lookup(node, { port: this.registryPort });
+    const port = this.#hubPort ?? await lookup(node, {
+      port: this.registryPort,
+      credentials: this.credentials,
+    });
     if (port === undefined) throw new NodeDownError(node, `${node} is not registered`);
     const transport = await tcpConnect(port);
     try {

@@ -3,7 +3,7 @@
  * @module
  */
 import { loadCookie } from "../cookie.ts";
-import { ConnectError } from "../errors.ts";
+import { AuthenticationError, ConnectError } from "../errors.ts";
 import { Node } from "../node.ts";
 import { names, RegistryServer, resolveRegistryPort } from "../registry/mod.ts";
 import { NodeManager, type NodeManagerOptions, type RemoteNode } from "../remote/mod.ts";
@@ -373,9 +373,16 @@ export async function namesCommand(opts: GlobalOptions, io: CliIo): Promise<numb
   try {
     entries = await names({
       port,
+      credentials: { kind: "cookie", cookie: loadCookie() },
       ...(opts.timeoutMs !== undefined ? { limits: { handshakeTimeoutMs: opts.timeoutMs } } : {}),
     });
   } catch (e) {
+    if (e instanceof AuthenticationError) {
+      io.stderr(
+        `fusion: the registry on 127.0.0.1:${port} refused this cookie (${e.message}); it lists names only for the cookie its nodes use\n`,
+      );
+      return EXIT.failed;
+    }
     if (!(e instanceof ConnectError)) throw e;
     io.stderr(
       `fusion: no registry answers on 127.0.0.1:${port} (start one with fusion registry)\n`,

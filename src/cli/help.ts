@@ -65,7 +65,9 @@ host, over SSH only: no agent is started.
   fusion clean @all`,
   names: `fusion names
 
-Lists the nodes registered with the local registry, like epmd -names.`,
+Lists the nodes registered with the local registry, like epmd -names. The
+registry answers only a proof made with its nodes' cookie (FUSION_COOKIE, else
+~/.fusion/cookie).`,
   registry: `fusion registry [--registry-port PORT]
 
 Runs the registry (the port mapper) in the foreground until Ctrl-C. Port 0

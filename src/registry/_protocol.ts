@@ -13,6 +13,7 @@ export type RegistryErrorCode =
   | "bad_port"
   | "name_taken"
   | "auth_failed"
+  | "forbidden"
   | "timeout";
 
 /** Whether `port` is a TCP port a node can advertise. */
@@ -29,6 +30,7 @@ export function replyError(reply: unknown): Error | undefined {
     case "name_taken":
       return new NameTakenError(message);
     case "auth_failed":
+    case "forbidden":
       return new AuthenticationError(message);
     case "bad_name":
       return new InvalidNameError(message);
@@ -47,4 +49,17 @@ export function expectOk(reply: unknown, what: string): unknown[] {
     throw new ProtocolError(`registry: unexpected answer to ${what}`);
   }
   return reply;
+}
+
+/** The nonce of a `["challenge", nonce]` reply; throws the reply's error or a `ProtocolError`. */
+export function expectChallenge(reply: unknown): Uint8Array {
+  const err = replyError(reply);
+  if (err) throw err;
+  if (
+    !Array.isArray(reply) || reply.length !== 2 || reply[0] !== "challenge" ||
+    !(reply[1] instanceof Uint8Array) || reply[1].length < 16
+  ) {
+    throw new ProtocolError("registry: expected a challenge");
+  }
+  return reply[1];
 }

@@ -1,7 +1,8 @@
 /**
  * The port mapper (epmd's role): node name → port on 127.0.0.1. A
  * registration, proven with the cookie or the name's ticket, lives as long as
- * its TCP connection; lookups and listings need no proof. Any cookie-holding
+ * its TCP connection. Lookups need the cookie or a valid ticket, listings the
+ * cookie, each proven over a fresh nonce. Any cookie-holding
  * node hosts the registry in-process when none answers, and the survivors
  * take over when its host goes away.
  * @module
@@ -15,6 +16,10 @@ export { lookup, names, type RegistryQueryOptions } from "./lookup.ts";
 export { isValidNodeName, MAX_NODE_NAME_BYTES, validateNodeName } from "./node_name.ts";
 export { register, type RegisterOptions, type RegistryLease } from "./register.ts";
 export {
+  QUERY_CONTEXT,
+  type QueryClaim,
+  queryKey,
+  queryProof,
   REGISTER_CONTEXT,
   type RegistrationClaim,
   registrationProof,

@@ -1,8 +1,8 @@
 import { type Credentials, proofKey } from "../dist/credentials.ts";
-import { AuthenticationError, ProtocolError } from "../errors.ts";
+import { AuthenticationError } from "../errors.ts";
 import { type Limits, resolveLimits } from "../limits.ts";
 import { ClientConn } from "./_client_conn.ts";
-import { expectOk, isPort, replyError } from "./_protocol.ts";
+import { expectChallenge, expectOk, isPort } from "./_protocol.ts";
 import { validateNodeName } from "./node_name.ts";
 import { registrationProof } from "./registration_proof.ts";
 import { resolveRegistryPort } from "./registry_port.ts";
@@ -61,16 +61,8 @@ export async function register(
   });
   try {
     conn.send(["register", name, port]);
-    const challenge = await conn.receive(limits.handshakeTimeoutMs, options.signal);
-    const err = replyError(challenge);
-    if (err) throw err;
-    if (
-      !Array.isArray(challenge) || challenge.length !== 2 || challenge[0] !== "challenge" ||
-      !(challenge[1] instanceof Uint8Array) || challenge[1].length < 16
-    ) {
-      throw new ProtocolError("registry: expected a challenge");
-    }
-    conn.send(["prove", registrationProof(key, { nonce: challenge[1], name, port })]);
+    const nonce = expectChallenge(await conn.receive(limits.handshakeTimeoutMs, options.signal));
+    conn.send(["prove", registrationProof(key, { nonce, name, port })]);
     // A refusal may come after the registry's failure delay.
     expectOk(await conn.receive(2 * limits.handshakeTimeoutMs, options.signal), "register");
   } catch (e) {

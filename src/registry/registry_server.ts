@@ -1,10 +1,11 @@
-import { type Credentials, macEqual, proofKey } from "../dist/credentials.ts";
+import { cookieKey, type Credentials, macEqual, proofKey } from "../dist/credentials.ts";
+import { FailureDelay } from "../dist/failure_delay.ts";
 import { AuthenticationError, ConnectError } from "../errors.ts";
 import { type Limits, resolveLimits } from "../limits.ts";
 import { FrameSocket } from "./_frame_socket.ts";
 import { isPort, type RegistryErrorCode } from "./_protocol.ts";
 import { isValidNodeName } from "./node_name.ts";
-import { registrationProof } from "./registration_proof.ts";
+import { queryProof, registrationProof } from "./registration_proof.ts";
 import { resolveRegistryPort } from "./registry_port.ts";
 
 /** One registered node. */
@@ -26,14 +27,15 @@ export interface RegistryServerOptions {
    * `handshakeTimeoutMs` bounds the time from accept to a query's answer or a registration.
    */
   limits?: Partial<Limits>;
-  /** Delay before refusing the first failed proof; it doubles with each recent failure. Default 50 ms. */
+  /**
+   * Delay before refusing the first failed proof (registration or query); it doubles with each
+   * recent failure. Default 50 ms.
+   */
   failureDelayMs?: number;
   /** Cap of that delay. Default 2000 ms. */
   maxFailureDelayMs?: number;
 }
 
-/** Failures further apart than this start the count again. */
-const FAILURE_MEMORY_MS = 30_000;
 const NONCE_BYTES = 32;
 
 type ConnState = "new" | "challenged" | "registered" | "closing";
@@ -41,6 +43,9 @@ type ConnState = "new" | "challenged" | "registered" | "closing";
 interface Conn {
   state: ConnState;
   fs: FrameSocket;
+  /** The request being proven. */
+  verb: "register" | "lookup" | "names";
+  /** The name registered or looked up ("" for names). */
   name: string;
   port: number;
   nonce: Uint8Array;
@@ -50,7 +55,9 @@ interface Conn {
 /**
  * The port mapper (epmd's role): maps node names to ports on 127.0.0.1. A
  * registration, proven with the cookie or the name's ticket, lives as long as
- * its TCP connection. Lookups and listings need no proof.
+ * its TCP connection. Every request is proven over a fresh nonce: a lookup with
+ * the cookie or any valid ticket, a listing with the cookie only. Wrong proofs
+ * are refused ever more slowly, counted across all clients.
  */
 export class RegistryServer implements AsyncDisposable {
   /** The port it listens on, 127.0.0.1 only. */
@@ -60,12 +67,9 @@ export class RegistryServer implements AsyncDisposable {
   readonly #cookieCreds: Credentials;
   readonly #limits: Limits;
   readonly #frameLimits: Limits;
-  readonly #failureDelayMs: number;
-  readonly #maxFailureDelayMs: number;
+  readonly #failureDelay: FailureDelay;
   readonly #conns = new Set<Conn>();
   readonly #names = new Map<string, Conn>();
-  #failures = 0;
-  #lastFailureAt = 0;
   #closing: Promise<void> | undefined;
 
   private constructor(listener: Deno.TcpListener, options: RegistryServerOptions) {
@@ -74,8 +78,10 @@ export class RegistryServer implements AsyncDisposable {
     this.#cookieCreds = options.credentials;
     this.#limits = resolveLimits(options.limits);
     this.#frameLimits = { ...this.#limits, maxFrameBytes: this.#limits.maxRegistryFrameBytes };
-    this.#failureDelayMs = options.failureDelayMs ?? 50;
-    this.#maxFailureDelayMs = options.maxFailureDelayMs ?? 2000;
+    this.#failureDelay = new FailureDelay({
+      baseMs: options.failureDelayMs ?? 50,
+      maxMs: options.maxFailureDelayMs ?? 2000,
+    });
     this.#accepting = this.#acceptLoop();
   }
 
@@ -167,6 +173,7 @@ export class RegistryServer implements AsyncDisposable {
     const conn: Conn = {
       state: "new",
       fs: undefined as unknown as FrameSocket,
+      verb: "register",
       name: "",
       port: 0,
       nonce: new Uint8Array(0),
@@ -206,34 +213,44 @@ export class RegistryServer implements AsyncDisposable {
       case "lookup":
         if (v.length !== 2) return this.#refuse(conn, "bad_request", 'expected ["lookup", name]');
         if (!isValidNodeName(v[1])) return this.#refuse(conn, "bad_name", "invalid node name");
-        return this.#answer(conn, ["ok", this.lookup(v[1]) ?? null]);
+        conn.verb = "lookup";
+        conn.name = v[1];
+        return this.#challenge(conn);
       case "names":
         if (v.length !== 1) return this.#refuse(conn, "bad_request", 'expected ["names"]');
-        return this.#answer(conn, ["ok", this.entries().map((e) => [e.name, e.port])]);
+        conn.verb = "names";
+        return this.#challenge(conn);
       case "register":
         if (v.length !== 3) {
           return this.#refuse(conn, "bad_request", 'expected ["register", name, port]');
         }
         if (!isValidNodeName(v[1])) return this.#refuse(conn, "bad_name", "invalid node name");
         if (!isPort(v[2])) return this.#refuse(conn, "bad_port", "port must be 1-65535");
+        conn.verb = "register";
         conn.name = v[1];
         conn.port = v[2];
-        conn.nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
-        conn.state = "challenged";
-        conn.fs.send(["challenge", conn.nonce]);
-        return;
+        return this.#challenge(conn);
       default:
         return this.#refuse(conn, "bad_request", "unknown request");
     }
   }
 
+  #challenge(conn: Conn): void {
+    conn.nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
+    conn.state = "challenged";
+    conn.fs.send(["challenge", conn.nonce]);
+  }
+
   #proof(conn: Conn, v: unknown): void {
+    if (conn.verb !== "register") {
+      return this.#queryProof(conn, conn.verb, v);
+    }
     if (!Array.isArray(v) || v.length !== 2 || v[0] !== "prove" || !(v[1] instanceof Uint8Array)) {
       return this.#refuse(conn, "bad_request", 'expected ["prove", mac]');
     }
     const key = proofKey(this.#cookieCreds, conn.name)!;
     const expected = registrationProof(key, conn);
-    if (!macEqual(expected, v[1])) return this.#failure(conn);
+    if (!macEqual(expected, v[1])) return this.#failure(conn, `wrong proof for ${conn.name}`);
     const holder = this.#names.get(conn.name);
     if (holder && holder !== conn) {
       return this.#refuse(conn, "name_taken", `${conn.name} is already registered`);
@@ -244,21 +261,46 @@ export class RegistryServer implements AsyncDisposable {
     conn.fs.send(["ok"]);
   }
 
+  // ["prove", mac, holder]: holder null for the cookie, else the name whose ticket keyed the MAC.
+  #queryProof(conn: Conn, verb: "lookup" | "names", v: unknown): void {
+    if (
+      !Array.isArray(v) || v.length !== 3 || v[0] !== "prove" || !(v[1] instanceof Uint8Array) ||
+      (v[2] !== null && typeof v[2] !== "string")
+    ) {
+      return this.#refuse(conn, "bad_request", 'expected ["prove", mac, holder]');
+    }
+    const holder: string | null = v[2];
+    const what = verb === "names" ? "names" : `lookup of ${conn.name}`;
+    const key = holder === null
+      ? cookieKey(this.#cookieCreds)!
+      : isValidNodeName(holder)
+      ? proofKey(this.#cookieCreds, holder)!
+      : undefined;
+    const expected = key &&
+      queryProof(key, { nonce: conn.nonce, verb, name: conn.name, holder });
+    if (!expected || !macEqual(expected, v[1])) {
+      return this.#failure(conn, `wrong proof for ${what}`);
+    }
+    if (verb === "lookup") return this.#answer(conn, ["ok", this.lookup(conn.name) ?? null]);
+    if (holder !== null) {
+      // A ticket reaches its hub by port; the list would show a server every other node's name.
+      return this.#refuse(
+        conn,
+        "forbidden",
+        "listing names needs the cookie; a ticket may only look up",
+      );
+    }
+    this.#answer(conn, ["ok", this.entries().map((e) => [e.name, e.port])]);
+  }
+
   // Slows guessing down for everyone: all tunnelled clients share 127.0.0.1.
-  #failure(conn: Conn): void {
-    const now = Date.now();
-    if (now - this.#lastFailureAt > FAILURE_MEMORY_MS) this.#failures = 0;
-    this.#lastFailureAt = now;
-    this.#failures++;
-    const delay = Math.min(
-      this.#maxFailureDelayMs,
-      this.#failureDelayMs * 2 ** Math.min(this.#failures - 1, 30),
-    );
+  #failure(conn: Conn, message: string): void {
+    const delay = this.#failureDelay.next();
     this.#clearTimer(conn);
     conn.state = "closing";
     conn.timer = setTimeout(() => {
       conn.timer = undefined;
-      conn.fs.send(["error", "auth_failed", `wrong proof for ${conn.name}`]);
+      conn.fs.send(["error", "auth_failed", message]);
       conn.fs.end();
     }, delay);
   }

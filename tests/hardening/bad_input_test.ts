@@ -295,7 +295,10 @@ Deno.test("a live node's name cannot be taken over: not in the registry, not by 
     Node.start({ name: "owner", cookie: WRONG, registryPort: t.node.registryPort }),
     AuthenticationError,
   );
-  assert.equal(await lookup(t.node.name, { port: t.node.registryPort }), t.node.port);
+  assert.equal(
+    await lookup(t.node.name, { port: t.node.registryPort, credentials: t.node.credentials }),
+    t.node.port,
+  );
   // Posing as the friend towards the node: refused, and the real friend stays connected.
   for (
     const credentials of [
@@ -381,7 +384,10 @@ Deno.test({
       const openNow = openSockets() - socketsBefore;
       // While they are all open, the registry answers at once.
       const t0 = performance.now();
-      assert.equal(await lookup(node.name, { port: registry.port }), node.port);
+      assert.equal(
+        await lookup(node.name, { port: registry.port, credentials: node.credentials }),
+        node.port,
+      );
       const ms = performance.now() - t0;
       console.log(
         `${out.trim()}; with ${openNow} of them open here, a lookup took ${ms.toFixed(0)} ms`,
@@ -394,7 +400,10 @@ Deno.test({
         100,
       );
       assert.ok(back, `${openSockets() - socketsBefore} sockets left`);
-      assert.equal(await lookup(node.name, { port: registry.port }), node.port);
+      assert.equal(
+        await lookup(node.name, { port: registry.port, credentials: node.credentials }),
+        node.port,
+      );
       lines.releaseLock();
     } finally {
       try {

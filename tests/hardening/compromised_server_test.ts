@@ -77,9 +77,10 @@ Deno.test("an agent's ticket cannot register another name in the registry", asyn
     Node.start({ name: "fresh", ticket: TICKET, registryPort: c.hub.registryPort }),
     AuthenticationError,
   );
-  assert.equal(await lookup("fresh@localhost", { port: c.hub.registryPort }), undefined);
-  assert.equal(await lookup(c.hub.name, { port: c.hub.registryPort }), c.hub.port);
-  assert.equal(await lookup(OTHER_AGENT, { port: c.hub.registryPort }), c.b.port);
+  const q = { port: c.hub.registryPort, credentials: c.hub.credentials };
+  assert.equal(await lookup("fresh@localhost", q), undefined);
+  assert.equal(await lookup(c.hub.name, q), c.hub.port);
+  assert.equal(await lookup(OTHER_AGENT, q), c.b.port);
 });
 
 Deno.test("an agent's ticket cannot handshake as another node, with the hub or anyone else", async () => {

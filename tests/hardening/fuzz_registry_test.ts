@@ -1,8 +1,8 @@
 // Fuzz of the registry protocol: a RegistryServer fed 100,000 generated and mutated requests
 // over TCP, one connection each (a registry connection carries one request, or one
-// registration and its proof). Every connection gets a well-formed answer or is closed, no
-// registration passes without its proof, the registry answers a real client all along, and
-// no socket is left open. The client runs as its own process (_fixtures/
+// request and its proof). Every connection gets a well-formed answer or is closed, nothing
+// is answered "ok" without its proof (no registration, no port, no listing), the registry
+// answers a real client all along, and no socket is left open. The client runs as its own process (_fixtures/
 // registry_fuzz_client.ts). tests/unit/registry covers each rule once.
 import assert from "node:assert/strict";
 import { lookup, names, register, RegistryServer } from "../../src/registry/mod.ts";
@@ -18,7 +18,7 @@ const CLIENT = new URL("./_fixtures/registry_fuzz_client.ts", import.meta.url).p
 Deno.test({
   name: `fuzz: a registry fed ${
     INPUTS.toLocaleString("en")
-  } generated and mutated requests over TCP answers each well or closes, registers nothing unproven, keeps answering and leaks no socket`,
+  } generated and mutated requests over TCP answers each well or closes, registers and reveals nothing unproven, keeps answering and leaks no socket`,
   // Server-side sockets close a moment after the answer; the descriptor count is checked instead.
   sanitizeResources: false,
   sanitizeOps: false,
@@ -56,7 +56,7 @@ Deno.test({
       while (!done) {
         await new Promise((r) => setTimeout(r, 500));
         checks++;
-        const port = await lookup("fz-legit@localhost", { port: registry.port });
+        const port = await lookup("fz-legit@localhost", { port: registry.port, credentials });
         if (port !== 4999) lost.push(port);
       }
       const out = await output;
@@ -68,10 +68,11 @@ Deno.test({
       assert.deepEqual(s.crashes, []);
       assert.equal(s.crashCount, 0);
       assert.equal(s.inputs, INPUTS);
+      assert.equal(s.accepted, 0, "nothing was answered without its proof");
       assert.ok(s.answered > INPUTS / 2, `only ${s.answered} answered`);
       assert.deepEqual(lost, [], "the live registration answered every lookup");
       assert.ok(checks > 0);
-      assert.deepEqual(await names({ port: registry.port }), [
+      assert.deepEqual(await names({ port: registry.port, credentials }), [
         { name: "fz-legit@localhost", port: 4999 },
       ]);
       // Abandoned connections are dropped at the handshake limit; then every socket is closed.

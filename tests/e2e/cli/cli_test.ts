@@ -352,6 +352,17 @@ Deno.test("the fusion command works every subcommand against a real sshd host", 
         );
         const text = await fusion(["names", "--registry-port", String(port)], env);
         assert.match(text.stdout, new RegExp(`^fusion registry on 127\\.0\\.0\\.1:${port}`));
+        // Another cookie gets no listing (docs/PROTOCOL.md, Registry: queries are proven).
+        const stranger = await fusion(["names", "--registry-port", String(port), "--json"], {
+          ...env,
+          FUSION_COOKIE: "not-the-cookie",
+        });
+        assert.equal(stranger.code, 1, stranger.stderr);
+        assert.equal(stranger.stdout, "");
+        assert.match(
+          stranger.stderr,
+          /^fusion: the registry on 127\.0\.0\.1:\d+ refused this cookie/,
+        );
       } finally {
         reg.kill("SIGINT");
         const status = await reg.status;

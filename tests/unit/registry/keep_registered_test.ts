@@ -21,9 +21,9 @@ async function eventually(check: () => Promise<boolean> | boolean, ms = 5000): P
   }
 }
 
-async function safeNames(port: number) {
+async function safeNames(port: number, credentials: Credentials = creds) {
   try {
-    return await names({ port });
+    return await names({ port, credentials });
   } catch {
     return [];
   }
@@ -46,7 +46,7 @@ Deno.test("the first cookie holder to find no registry hosts one and registers i
     registryPort: a.registryPort,
   });
   assert.equal(b.hosting, false);
-  assert.deepEqual(await names({ port: a.registryPort }), [
+  assert.deepEqual(await names({ port: a.registryPort, credentials: creds }), [
     { name: "a@localhost", port: 5001 },
     { name: "b@localhost", port: 5002 },
   ]);
@@ -64,7 +64,7 @@ Deno.test("keepRegistered hosts the registry on a given port when nothing answer
   });
   assert.ok(a.hosting);
   assert.equal(a.registryPort, port);
-  assert.equal(await lookup("a@localhost", { port }), 5001);
+  assert.equal(await lookup("a@localhost", { port, credentials: creds }), 5001);
 });
 
 Deno.test("a ticket holder never hosts the registry and fails when none answers", async () => {
@@ -86,7 +86,7 @@ Deno.test("a ticket holder never hosts the registry and fails when none answers"
     }),
     ConnectError,
   );
-  await assert.rejects(names({ port }), ConnectError);
+  await assert.rejects(names({ port, credentials: creds }), ConnectError);
 });
 
 Deno.test("keepRegistered rejects a name that is live elsewhere with NameTakenError", async () => {
@@ -137,7 +137,7 @@ Deno.test("when the host closes, another survivor hosts and all live ones re-reg
         }),
       );
     }
-    assert.equal((await names({ port })).length, 4);
+    assert.equal((await names({ port, credentials: creds })).length, 4);
     await host.close();
     assert.equal(host.hosting, false);
     await eventually(async () => {
@@ -175,11 +175,11 @@ Deno.test("closing the hosting registration closes its registry", async () => {
     registryPort: 0,
   });
   const port = a.registryPort;
-  assert.equal(await lookup("a@localhost", { port }), 5001);
+  assert.equal(await lookup("a@localhost", { port, credentials: creds }), 5001);
   await a.close();
   assert.equal(a.registered, false);
   assert.equal(a.hosting, false);
-  await assert.rejects(names({ port }), ConnectError);
+  await assert.rejects(names({ port, credentials: creds }), ConnectError);
   await a.close(); // idempotent
 });
 
@@ -233,12 +233,12 @@ Deno.test("when the hosting process is killed, the survivors take over", async (
         await keepRegistered({ name: n, port: 5001, credentials: shared, registryPort: port }),
       );
     }
-    assert.equal((await names({ port })).length, 3);
+    assert.equal((await names({ port, credentials: shared })).length, 3);
     Deno.kill(child.pid, "SIGKILL");
     killed = true;
     await child.status;
     await eventually(async () =>
-      (await safeNames(port)).map((e) => e.name).join() === "b@localhost,c@localhost"
+      (await safeNames(port, shared)).map((e) => e.name).join() === "b@localhost,c@localhost"
     );
     assert.equal(regs.filter((r) => r.hosting).length, 1);
   } finally {

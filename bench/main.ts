@@ -6,7 +6,7 @@
  *   deno task bench                  everything, fan-out to 1, 10 and 50 hosts (~3-5 min)
  *   deno task bench --hosts=1,10     fewer fan-out sizes
  *   deno task bench --quick          tiny sizes: a smoke run that only proves it still works
- *   deno task bench --only=connect,calls,messages,push,fanout,rivals
+ *   deno task bench --only=connect,calls,messages,push,fanout,rivals,isolation,zeroinstall,supervisor
  *   deno task bench --out=FILE       where the JSON goes
  *   deno task bench --table[=FILE]   re-prints the table of a JSON file (default the latest)
  *
@@ -23,6 +23,10 @@ import { type SshdHost, startSshd } from "../tests/support/mod.ts";
 import { rawPingPong, rawSink, RawTunnel } from "./_raw.ts";
 import { makePushFixture } from "./_push_fixture.ts";
 import { runRivals } from "./_rivals.ts";
+import { benchIsolation } from "./_isolate.ts";
+import type { Report } from "./_row.ts";
+import { benchSupervisor } from "./_supervisor.ts";
+import { benchZeroInstall } from "./_zero_install.ts";
 import { cpuMs, fmt, quantile, rssMiB, summarize, type Summary } from "./_stats.ts";
 
 // ---- options ----------------------------------------------------------------
@@ -483,6 +487,24 @@ async function benchPush(remote: RemoteNode): Promise<void> {
   });
 }
 
+// ---- issue 8: isolation, zero-install, supervisors (bench/_isolate.ts, _zero_install.ts, _supervisor.ts)
+
+async function benchIssue8(host: SshdHost, hub: Node): Promise<void> {
+  const report: Report = { add, log };
+  if (want("isolation")) {
+    log(`\nisolation: isolated vs in-agent run/runFun, warm and cold`);
+    await benchIsolation(host, hub, { quick: QUICK, report });
+  }
+  if (want("zeroinstall")) {
+    log(`\nzero-install: installDeno to a server user without Deno`);
+    await benchZeroInstall(host, hub, { quick: QUICK, report });
+  }
+  if (want("supervisor")) {
+    log(`\nsupervisors: from a crash to the restarted child answering`);
+    await benchSupervisor(host, hub, { quick: QUICK, report });
+  }
+}
+
 // ---- main ------------------------------------------------------------------------
 
 if (args.has("table")) {
@@ -524,6 +546,7 @@ try {
     log("\nrivals (against the same sshd)");
     for (const r of await runRivals(host, { quick: QUICK, calls: QUICK ? 100 : 2000 })) add(r);
   }
+  await benchIssue8(host, hub);
 } finally {
   await hub.close();
   await host.stop();
@@ -589,7 +612,18 @@ console.log(
 );
 
 function table(unsorted: Row[]): string {
-  const SECTIONS = ["connect", "calls", "messages", "push", "memory", "fan-out", "rivals"];
+  const SECTIONS = [
+    "connect",
+    "calls",
+    "messages",
+    "push",
+    "memory",
+    "isolation",
+    "zero-install",
+    "supervisors",
+    "fan-out",
+    "rivals",
+  ];
   // Grouped by section, in a fixed order; rows keep their order within a section.
   const rs = [...unsorted].sort((a, b) =>
     SECTIONS.indexOf(a.section) - SECTIONS.indexOf(b.section)

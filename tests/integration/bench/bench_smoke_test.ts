@@ -19,7 +19,7 @@ Deno.test({
           "-A",
           new URL("../../../bench/main.ts", import.meta.url).pathname,
           "--quick",
-          "--only=connect,calls,messages,push,fanout",
+          "--only=connect,calls,messages,push,fanout,isolation,zeroinstall,supervisor",
           "--hosts=1",
           `--out=${out}`,
         ],
@@ -35,7 +35,19 @@ Deno.test({
       };
       assert.equal(json.quick, true);
       const sections = new Set(json.rows.map((r) => r.section));
-      for (const s of ["connect", "calls", "messages", "memory", "push", "fan-out"]) {
+      for (
+        const s of [
+          "connect",
+          "calls",
+          "messages",
+          "memory",
+          "push",
+          "fan-out",
+          "isolation",
+          "zero-install",
+          "supervisors",
+        ]
+      ) {
         assert.ok(sections.has(s), `section ${s} in ${[...sections].join(", ")}`);
       }
       assert.ok(json.rows.every((r) => Number.isFinite(r.fusion)), "every figure is a number");

@@ -164,19 +164,16 @@ async function stranger(
       register(agent, 4000, { ...reg, credentials: forgedTicket }),
       (e) => e instanceof AuthenticationError || e instanceof NameTakenError,
     );
-    // Look up and list. `credentials` is ignored by a registry whose queries need no proof.
-    const query = { host: address, port: tunnels.registry, credentials: wrongCookie };
-    const looked = await within(lookup(agent, query as RegistryQueryOptions), 10_000, "lookup");
-    const listed = await within(names(query as RegistryQueryOptions), 10_000, "names");
-    if (looked.ok || listed.ok) {
-      // docs/SECURITY.md "Registry queries need no proof": the names and ports leak, no more.
-      console.error(
-        "NOTE: the registry answered a stranger's lookup/names without a proof (known limit)",
-      );
-    } else {
-      assert.ok(looked.error instanceof AuthenticationError, String(looked.error));
-      assert.ok(listed.error instanceof AuthenticationError, String(listed.error));
-    }
+    // Look up and list: both need a proof.
+    const query: RegistryQueryOptions = {
+      host: address,
+      port: tunnels.registry,
+      credentials: wrongCookie,
+    };
+    const looked = await within(lookup(agent, query), 10_000, "lookup");
+    const listed = await within(names(query), 10_000, "names");
+    assert.ok(!looked.ok && looked.error instanceof AuthenticationError, String(looked));
+    assert.ok(!listed.ok && listed.error instanceof AuthenticationError, String(listed));
   }
   // Handshake with the hub through its tunnel: a wrong cookie, a forged ticket.
   const dial = async (self: string, credentials: Credentials) => {
@@ -202,8 +199,11 @@ async function stranger(
   // The agent's own listener stays on the server's loopback.
   await assert.rejects(Deno.connect({ hostname: address, port: tunnels.agentPort }));
   // Nothing of the stranger's got registered.
-  const ok = { port: hub.registryPort, credentials: { kind: "cookie" as const, cookie: COOKIE } };
-  assert.equal(await lookup("stranger@localhost", ok as RegistryQueryOptions), undefined);
+  const ok: RegistryQueryOptions = {
+    port: hub.registryPort,
+    credentials: { kind: "cookie", cookie: COOKIE },
+  };
+  assert.equal(await lookup("stranger@localhost", ok), undefined);
 }
 
 remoteTest(

@@ -101,6 +101,7 @@ export type {
   PermissionValue,
   PushResult,
   RunOptions,
+  SpawnOptions,
 } from "./src/remote/code_client.ts";
 export type { RemoteModule } from "./src/remote/remote_node.ts";
 // Supervisors: OTP's supervision trees over local and remote actors (docs/SUPERVISORS.md).

@@ -5,7 +5,7 @@
  */
 import { NodeDownError } from "./errors.ts";
 import { fanOut, type HostResult } from "./fan_out.ts";
-import type { ModuleRef, PushResult, RunOptions } from "./remote/code_client.ts";
+import type { ModuleRef, PushResult, RunOptions, SpawnOptions } from "./remote/code_client.ts";
 import { NodeManager, type NodeManagerOptions } from "./remote/node_manager.ts";
 import { connectedNode, RemoteNode } from "./remote/remote_node.ts";
 import { formatTarget, type Target } from "./ssh/target.ts";
@@ -93,7 +93,8 @@ export function pushModules(remote: NodeRef, modules: readonly ModuleRef[]): Pro
 
 /**
  * Starts an actor on `remote` whose body is export `fn` of `module`, called
- * as `fn(ctx, ...args)`. Resolves with its pid.
+ * as `fn(ctx, ...args)`. Resolves with its pid. With `options.link` it is
+ * linked to that local process before its body runs (OTP's spawn_link).
  *
  * @example
  * ```ts ignore
@@ -106,7 +107,7 @@ export function spawn(
   module: ModuleRef,
   fn: string,
   args: unknown[] = [],
-  options: RunOptions = {},
+  options: SpawnOptions = {},
 ): Promise<Pid> {
   return Promise.resolve().then(() => resolve(remote).spawn(module, fn, args, options));
 }

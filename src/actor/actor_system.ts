@@ -68,6 +68,21 @@ class ExitUnwind {
   constructor(readonly reason: ExitReason) {}
 }
 
+let unwindsSwallowed = false;
+
+// ctx.exit from a callback the body does not await (a timer, a detached promise)
+// has already ended the actor; its unwind must not reach Deno's handler and end the program.
+function swallowStrayUnwinds(): void {
+  if (unwindsSwallowed || typeof globalThis.addEventListener !== "function") return;
+  unwindsSwallowed = true;
+  globalThis.addEventListener("error", (e) => {
+    if (e.error instanceof ExitUnwind) e.preventDefault();
+  });
+  globalThis.addEventListener("unhandledrejection", (e) => {
+    if (e.reason instanceof ExitUnwind) e.preventDefault();
+  });
+}
+
 const NAME_RE = /^[A-Za-z0-9_.:\-]{1,255}$/;
 
 /**
@@ -89,6 +104,7 @@ export class ActorSystem {
     this.creation = options.creation;
     this.#router = options.router;
     this.#maxMailbox = options.maxMailbox;
+    swallowStrayUnwinds();
   }
 
   /** Live processes on this node. */
@@ -177,10 +193,20 @@ export class ActorSystem {
       ...this.#handle(proc),
       node: this.node,
       spawn: <A extends unknown[]>(fn: ActorFn<A>, ...args: A) => this.spawn(fn, args),
-      exit: (reason: ExitReason = "normal"): never => {
-        this.#terminate(proc, reason);
-        throw new ExitUnwind(reason);
-      },
+      exit: ((...a: [reason?: ExitReason] | [to: Pid, reason: ExitReason]): void => {
+        if (a.length < 2) {
+          const reason = a.length === 0 || a[0] === undefined ? "normal" : a[0];
+          this.#terminate(proc, reason);
+          throw new ExitUnwind(reason);
+        }
+        const [to, reason] = a;
+        if (!(to instanceof Pid)) throw new TypeError(`exit(to, reason): not a pid: ${String(to)}`);
+        // A process that has ended sends nothing, as with send.
+        if (!proc.alive) return;
+        this.exit(proc.pid, to, reason);
+        // Erlang's exit(self(), Reason) does not return when the signal ends the caller.
+        if (!proc.alive) throw new ExitUnwind(reason);
+      }) as ActorContext["exit"],
     };
   }
 
@@ -236,10 +262,21 @@ export class ActorSystem {
     return [...this.#names.keys()];
   }
 
-  /** Sends an exit signal to `to` as if from `from` (Erlang's exit/2). */
+  /**
+   * Sends an exit signal to `to` as if from `from` (Erlang's exit/2). Without
+   * `from` it comes from no process, so "normal" never ends `to`; with
+   * `from` equal to `to`, "normal" ends it (or is an `EXIT` message when trapping).
+   */
   exit(from: Pid | undefined, to: Pid, reason: ExitReason): void {
     const sender = from ?? new Pid(this.node, 0, this.creation);
     if (to.node !== this.node) return this.#router.exit(sender, to, reason, "exit");
+    if (reason === "normal" && sender.equals(to)) {
+      // OTP: exit(self(), normal) ends the caller with "normal", or is an EXIT message when trapping.
+      const proc = this.#local(to);
+      if (proc?.trap) proc.mailbox.push({ type: "EXIT", pid: to, reason });
+      else if (proc) this.#terminate(proc, reason);
+      return;
+    }
     this.exitSignal(sender, to, reason, "exit");
   }
 

@@ -154,8 +154,19 @@ export interface ActorContext extends Inbox {
   readonly node: string;
   /** Starts another actor on the same node. */
   spawn<A extends unknown[]>(fn: ActorFn<A>, ...args: A): Pid;
-  /** Ends this actor now with `reason` (default "normal"); never returns. */
+  /**
+   * Ends this actor now with `reason` (default "normal"); never returns, even
+   * when called from a timer or a promise the body does not await (there it
+   * ends the actor, or does nothing once the actor has ended). Erlang's exit/1.
+   */
   exit(reason?: ExitReason): never;
+  /**
+   * Sends an exit signal from this actor to `to` (Erlang's exit/2): "kill"
+   * cannot be trapped; "normal" ends no other process but ends this one when
+   * `to` is `ctx.self` (an `EXIT` message instead when trapping exits). Returns
+   * only if this actor is still alive.
+   */
+  exit(to: Pid, reason: ExitReason): void;
 }
 
 /**

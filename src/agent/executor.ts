@@ -1,4 +1,6 @@
+import type { ActorContext } from "../actor/types.ts";
 import type { Node } from "../node.ts";
+import { Pid } from "../wire/pid.ts";
 import { ISOLATED_SPAWN, type IsolateSpec, parseIsolateSpec } from "./isolate_permissions.ts";
 import { IsolatePool } from "./isolate_pool.ts";
 import { ModuleCache } from "./module_cache.ts";
@@ -9,6 +11,11 @@ export interface RunPayload {
   fn: string;
   args: unknown[];
   isolate?: IsolateSpec;
+}
+
+/** A spawn request: a run request, plus a pid of the caller's node to link the actor to. */
+export interface SpawnPayload extends RunPayload {
+  link?: Pid;
 }
 
 /** A runFun request: a function's source and its arguments (`isolate` only for "runFun.isolated"). */
@@ -129,11 +136,19 @@ export function registerExecutor(node: Node, cache: ModuleCache = new ModuleCach
     };
   });
 
-  node.serve("spawn", async (payload) => {
-    if (!isRun(payload)) throw new TypeError("spawn needs { hash, fn, args }");
+  node.serve("spawn", async (payload, { from }) => {
+    if (!isRun(payload)) throw new TypeError("spawn needs { hash, fn, args, link? }");
     if (payload.isolate !== undefined) throw new TypeError(ISOLATED_SPAWN);
+    const { link } = payload as SpawnPayload;
+    if (link !== undefined && (!(link instanceof Pid) || link.node !== from.node)) {
+      throw new TypeError("spawn: link must be a pid of the calling node");
+    }
     const f = await exportOf(payload);
-    return node.spawn((ctx, ...args: unknown[]) => f(ctx, ...args), ...payload.args);
+    const body = (ctx: ActorContext, ...args: unknown[]) => f(ctx, ...args);
+    if (!link) return node.spawn(body, ...payload.args);
+    // Linked before the body runs (OTP's spawn_request with link): the LINK goes
+    // out ahead of any exit signal and of this reply, on the same connection.
+    return node.actors.spawn(body, payload.args, { link });
   });
 }
 
@@ -143,11 +158,14 @@ let guarded = false;
 function keepAliveOnUserErrors(): void {
   if (guarded) return;
   guarded = true;
+  // Handled already: a ctx.exit from a timer, which the actor layer (its node came first) swallows.
   globalThis.addEventListener("unhandledrejection", (e) => {
+    if (e.defaultPrevented) return;
     e.preventDefault();
     console.error("fusion agent: unhandled rejection in user code:", e.reason);
   });
   globalThis.addEventListener("error", (e) => {
+    if (e.defaultPrevented) return;
     e.preventDefault();
     console.error("fusion agent: uncaught error in user code:", e.error);
   });

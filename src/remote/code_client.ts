@@ -7,7 +7,7 @@ import {
 import { type Bundle, bundleModule } from "../code/mod.ts";
 import { RemoteError, TimeoutError } from "../errors.ts";
 import type { Node } from "../node.ts";
-import type { Pid } from "../wire/pid.ts";
+import { Pid } from "../wire/pid.ts";
 
 /**
  * A module to push: a URL, or a string (a URL, or a path relative to the working directory).
@@ -67,6 +67,28 @@ export interface RunOptions {
   isolate?: boolean;
   /** What an isolated call may do; every kind not given is denied. */
   permissions?: IsolatePermissions;
+}
+
+/**
+ * Options for spawn: those of run, plus a link made as part of the spawn.
+ *
+ * @example
+ * ```ts ignore
+ * import { spawn } from "./mod.ts";
+ * using inbox = node.inbox();
+ * inbox.trapExits();
+ * // Linked before its body runs: even an instant crash arrives as EXIT with its real reason.
+ * const pid = await spawn(remote, "./worker.ts", "loop", [], { link: inbox.self });
+ * ```
+ */
+export interface SpawnOptions extends RunOptions {
+  /**
+   * A process of the calling node to link the new actor to. The remote node
+   * makes the link before the body runs (OTP's spawn_link / spawn_request with
+   * link), so no exit of the actor is missed or reported as "noproc"; when that
+   * process has already ended, the actor gets a "noproc" exit signal at once.
+   */
+  link?: Pid;
 }
 
 /** Default time a run may take, like the original's. */
@@ -166,7 +188,7 @@ export class CodeClient {
     module: ModuleRef,
     fn: string,
     args: unknown[],
-    options: RunOptions,
+    options: SpawnOptions,
   ): Promise<unknown> {
     if (typeof fn !== "string" || fn === "") {
       throw new TypeError("the export name must be a string");
@@ -175,11 +197,18 @@ export class CodeClient {
     const timeoutMs = options.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS;
     const isolate = isolateSpec(options, timeoutMs);
     if (isolate && kind === "spawn") throw new TypeError(ISOLATED_SPAWN);
+    const link = options.link;
+    if (link !== undefined && (kind !== "spawn" || !(link instanceof Pid))) {
+      throw new TypeError("link is a spawn option and must be a pid");
+    }
+    if (link !== undefined && link.node !== this.#hub.name) {
+      throw new TypeError(`link must be a process of ${this.#hub.name}, not of ${link.node}`);
+    }
     const b = await this.#ensure(module);
     const call = () =>
       isolate
         ? this.#isolated("run", { hash: b.hash, fn, args, isolate })
-        : this.#request(kind, { hash: b.hash, fn, args }, timeoutMs);
+        : this.#request(kind, { hash: b.hash, fn, args, ...(link ? { link } : {}) }, timeoutMs);
     try {
       return await call();
     } catch (e) {
@@ -216,12 +245,15 @@ export class CodeClient {
       : this.#request("runFun", { source, args }, timeoutMs);
   }
 
-  /** Starts an actor on the remote whose body is export `fn` of `module`, called as `fn(ctx, ...args)`. */
+  /**
+   * Starts an actor on the remote whose body is export `fn` of `module`, called
+   * as `fn(ctx, ...args)`; linked to `options.link` from its start.
+   */
   async spawn(
     module: ModuleRef,
     fn: string,
     args: unknown[] = [],
-    options: RunOptions = {},
+    options: SpawnOptions = {},
   ): Promise<Pid> {
     return await this.#callExport("spawn", module, fn, args, options) as Pid;
   }

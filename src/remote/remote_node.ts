@@ -1,6 +1,12 @@
 import type { Node, RequestOptions } from "../node.ts";
 import type { Pid } from "../wire/pid.ts";
-import { CodeClient, type ModuleRef, type PushResult, type RunOptions } from "./code_client.ts";
+import {
+  CodeClient,
+  type ModuleRef,
+  type PushResult,
+  type RunOptions,
+  type SpawnOptions,
+} from "./code_client.ts";
 
 const connected = new Map<string, RemoteNode>();
 
@@ -117,12 +123,15 @@ export class RemoteNode {
     >;
   }
 
-  /** Starts an actor here whose body is export `fn` of `module`, called as `fn(ctx, ...args)`. */
+  /**
+   * Starts an actor here whose body is export `fn` of `module`, called as
+   * `fn(ctx, ...args)`; `options.link` links it to a local process from its start.
+   */
   spawn(
     module: ModuleRef,
     fn: string,
     args: unknown[] = [],
-    options: RunOptions = {},
+    options: SpawnOptions = {},
   ): Promise<Pid> {
     return this.#code.spawn(module, fn, args, options);
   }

@@ -67,6 +67,8 @@ export class SupervisorCore {
   readonly #endpoints = new Map<NodeManager | string, NodeEndpoint>();
   readonly #intensity: RestartIntensity;
   readonly #pendingCommands = new Set<Command>();
+  // Nodes where a linked spawn's answer was lost: its actor may be linked to us unknown.
+  readonly #lostSpawns = new Set<string>();
   readonly #ready = Promise.withResolvers<void>();
   readonly #done = Promise.withResolvers<SupervisorExit>();
   #ctx: ActorContext | undefined;
@@ -255,6 +257,8 @@ export class SupervisorCore {
         return this.#exit;
       }
       if (msg.reason === "normal") return undefined;
+      // An actor whose spawn answer was lost (a timeout, its node went down): not a child.
+      if (this.#lostSpawns.has(msg.pid.node)) return undefined;
       // An exit signal from elsewhere (a linked parent, exit()): stop, as OTP does.
       await this.#shutdownAll();
       return { reason: msg.reason, cause: "exit_signal" };
@@ -347,21 +351,22 @@ export class SupervisorCore {
     const spec = c.spec as RemoteChildSpec;
     let pid: Pid;
     try {
+      // Linked by the remote node before the body runs: even an instant crash
+      // reaches us as EXIT with its own reason (never "noproc", never missed).
       pid = await remote.spawn(spec.module, spec.fn, [...(spec.args ?? [])], {
         timeoutMs: c.startTimeoutMs,
+        link: ctx.self,
       });
     } catch (e) {
-      if (e instanceof NodeDownError || !this.#s.node.nodes().includes(remote.name)) {
-        return this.#waiting(c, ep);
-      }
+      const down = e instanceof NodeDownError || !this.#s.node.nodes().includes(remote.name);
+      if (down || e instanceof TimeoutError) this.#lostSpawns.add(remote.name);
+      if (down) return this.#waiting(c, ep);
       return this.#startFailed(c, e);
     }
     if (!this.#s.node.actors.isAlive(ctx.self)) {
       this.#s.node.actors.exit(ctx.self, pid, "kill");
       return this.#startFailed(c, new NoProcError("the supervisor ended while starting it"));
     }
-    // An actor that ended before the link arrived reports "noproc".
-    ctx.link(pid);
     this.#running(c, pid, remote.name);
     return { state: "started" };
   }

@@ -272,6 +272,130 @@ Deno.test('ctx.exit() inside async code unwinds the body; the default reason is 
   assert.equal(after, false);
 });
 
+Deno.test('ctx.exit(ctx.self, "normal") ends a non-trapping actor with "normal" and never returns', async () => {
+  const { sys } = makeSystem();
+  using inbox = sys.inbox();
+  let after = false;
+  const pid = sys.spawn(async (ctx: ActorContext) => {
+    await ctx.receive();
+    ctx.exit(ctx.self, "normal");
+    after = true;
+  }, []);
+  const ref = inbox.monitor(pid);
+  sys.send(pid, "go");
+  assert.equal((await downOf(inbox, ref)).reason, "normal");
+  assert.equal(after, false);
+  assert.equal(sys.isAlive(pid), false);
+});
+
+Deno.test('ctx.exit(ctx.self, "normal") in a trapping actor is an EXIT message from itself', async () => {
+  const { sys } = makeSystem();
+  using inbox = sys.inbox();
+  const pid = sys.spawn(async (ctx: ActorContext, to: Pid) => {
+    ctx.trapExits();
+    ctx.exit(ctx.self, "normal");
+    ctx.send(to, await ctx.receive({ timeoutMs: 1000 }));
+  }, [inbox.self]);
+  assert.deepEqual(await inbox.receive({ timeoutMs: 1000 }), {
+    type: "EXIT",
+    pid,
+    reason: "normal",
+  });
+});
+
+Deno.test('sys.exit(self, self, "normal") ends an inbox with "normal"; from no process it does not', async () => {
+  const { sys } = makeSystem();
+  using watcher = sys.inbox();
+  const a = sys.inbox();
+  const b = sys.inbox();
+  const ref = watcher.monitor(a.self);
+  sys.exit(undefined, b.self, "normal");
+  sys.exit(a.self, a.self, "normal");
+  assert.equal((await downOf(watcher, ref)).reason, "normal");
+  assert.ok(sys.isAlive(b.self));
+  b.close();
+});
+
+Deno.test("ctx.exit(pid, reason) sends an exit signal from the actor and returns while it lives", async () => {
+  const { sys } = makeSystem();
+  using trapping = sys.inbox();
+  trapping.trapExits();
+  using plain = sys.inbox();
+  const pid = sys.spawn((ctx: ActorContext) => {
+    ctx.exit(trapping.self, "shutdown");
+    ctx.exit(plain.self, "normal");
+    ctx.send(trapping.self, "still here");
+  }, []);
+  assert.deepEqual(await exitOf(trapping), { type: "EXIT", pid, reason: "shutdown" });
+  assert.equal(await trapping.receive({ timeoutMs: 1000 }), "still here");
+  assert.ok(sys.isAlive(plain.self));
+});
+
+Deno.test('ctx.exit(ctx.self, "kill") ends even a trapping actor with "killed"', async () => {
+  const { sys } = makeSystem();
+  using inbox = sys.inbox();
+  let after = false;
+  const pid = sys.spawn((ctx: ActorContext) => {
+    ctx.trapExits();
+    ctx.exit(ctx.self, "kill");
+    after = true;
+  }, []);
+  const ref = inbox.monitor(pid);
+  assert.equal((await downOf(inbox, ref)).reason, "killed");
+  assert.equal(after, false);
+});
+
+Deno.test("ctx.exit(to, reason) with something other than a pid throws TypeError", async () => {
+  const { sys } = makeSystem();
+  using inbox = sys.inbox();
+  const pid = sys.spawn((ctx: ActorContext) => {
+    (ctx.exit as (to: unknown, reason: unknown) => void)("nobody", "x");
+  }, []);
+  const ref = inbox.monitor(pid);
+  const reason = (await downOf(inbox, ref)).reason as { error: { name: string } };
+  assert.equal(reason.error.name, "TypeError");
+});
+
+Deno.test('ctx.exit("bye") from a timer the body does not await ends the actor, with no uncaught error', async () => {
+  const { sys } = makeSystem();
+  using inbox = sys.inbox();
+  let after = false;
+  const waiting = sys.spawn(async (ctx: ActorContext) => {
+    setTimeout(() => {
+      ctx.exit("bye");
+      after = true;
+    }, 5);
+    await ctx.receive();
+  }, []);
+  const returned = sys.spawn((ctx: ActorContext) => {
+    setTimeout(() => ctx.exit("bye too"), 5);
+  }, []);
+  const ref = inbox.monitor(waiting);
+  assert.equal((await downOf(inbox, ref)).reason, "bye");
+  assert.equal(after, false);
+  assert.equal(sys.isAlive(returned), false);
+  // The node keeps working afterwards.
+  const echo = sys.spawn(
+    async (ctx: ActorContext) => ctx.send(inbox.self, await ctx.receive()),
+    [],
+  );
+  sys.send(echo, "alive");
+  assert.equal(await inbox.receive({ timeoutMs: 1000 }), "alive");
+  await new Promise((r) => setTimeout(r, 20));
+});
+
+Deno.test("ctx.exit() from a detached promise callback ends the actor, with no unhandled rejection", async () => {
+  const { sys } = makeSystem();
+  using inbox = sys.inbox();
+  const pid = sys.spawn(async (ctx: ActorContext) => {
+    void new Promise((r) => setTimeout(r, 5)).then(() => ctx.exit({ from: "promise" }));
+    await ctx.receive();
+  }, []);
+  const ref = inbox.monitor(pid);
+  assert.deepEqual((await downOf(inbox, ref)).reason, { from: "promise" });
+  await settle();
+});
+
 Deno.test("ctx.spawn() starts another actor on the same node", async () => {
   const { sys } = makeSystem();
   using inbox = sys.inbox();

@@ -42,6 +42,18 @@ export interface ConnectionOptions {
 
 // Silence checks per tick timeout.
 const BEATS = 8;
+/** Frames queued in one turn are joined into writes of up to this many bytes (as tcp.ts). */
+const JOIN_BYTES = 256 * 1024;
+
+function join(frames: Uint8Array[], from: number, to: number, size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (let i = from; i < to; i++) {
+    out.set(frames[i]!, off);
+    off += frames[i]!.length;
+  }
+  return out;
+}
 
 /**
  * A node-to-node connection over any transport: handshake first, then ticks and
@@ -120,18 +132,36 @@ export class Connection {
     const size = this.#queued;
     this.#queue = [];
     this.#queued = 0;
-    let chunk: Uint8Array;
-    if (frames.length === 1) chunk = frames[0]!;
-    else {
-      chunk = new Uint8Array(size);
-      let off = 0;
-      for (const f of frames) {
-        chunk.set(f, off);
-        off += f.length;
-      }
-    }
     this.#wrote = true;
-    this.transport.write(chunk);
+    if (frames.length === 1) this.transport.write(frames[0]!);
+    else if (size <= JOIN_BYTES) this.transport.write(join(frames, 0, frames.length, size));
+    else {
+      // Runs of small frames go out joined; a large frame as it is, never copied again.
+      const write = (from: number, to: number, run: number) => {
+        if (to > from) {
+          this.transport.write(to - from === 1 ? frames[from]! : join(frames, from, to, run));
+        }
+      };
+      let from = 0;
+      let run = 0;
+      for (let i = 0; i < frames.length; i++) {
+        const f = frames[i]!;
+        if (f.length >= JOIN_BYTES) {
+          write(from, i, run);
+          this.transport.write(f);
+          from = i + 1;
+          run = 0;
+          continue;
+        }
+        if (run + f.length > JOIN_BYTES) {
+          write(from, i, run);
+          from = i;
+          run = 0;
+        }
+        run += f.length;
+      }
+      write(from, frames.length, run);
+    }
     if (this.transport.buffered > this.#limits.maxWriteBuffer) {
       this.close(
         new ProtocolError(`${this.peer}: write buffer over ${this.#limits.maxWriteBuffer} bytes`),
@@ -146,13 +176,13 @@ export class Connection {
   }
 
   /** @internal Called by the read loop for each frame body after the handshake. */
-  onFrame(body: Uint8Array): void {
+  onFrame(body: Uint8Array, owned = false): void {
     if (this.#closed) return; // frames behind a fatal one in the same chunk
     this.#reads++;
     if (body.length === 0) return; // tick
     let msg: unknown;
     try {
-      msg = this.#codec.decode(body);
+      msg = this.#codec.decode(body, { owned });
     } catch (e) {
       this.close(e as Error);
       return;
@@ -255,8 +285,8 @@ export function openConnection(
     const write = (values: unknown[]) => {
       for (const v of values) transport.write(codec.encodeFrame(v));
     };
-    const onBody = (body: Uint8Array) => {
-      if (conn) return conn.onFrame(body);
+    const onBody = (body: Uint8Array, owned: boolean) => {
+      if (conn) return conn.onFrame(body, owned);
       if (failed || held !== undefined) return;
       if (body.length === 0) return fail(new ProtocolError("handshake: tick before handshake"));
       let step;
@@ -315,7 +345,7 @@ export function openConnection(
         if (buf.length - off - 4 < len) break;
         const body = buf.subarray(off + 4, off + 4 + len);
         off += 4 + len;
-        onBody(body);
+        onBody(body, false);
       }
       const rest = buf.subarray(off);
       early = new Uint8Array(0);
@@ -336,6 +366,8 @@ export function openConnection(
           else fail(e as Error);
         }
       },
+      // The rest of a large frame is read straight into its buffer.
+      spare: () => conn?.alive ? reader.spare() : undefined,
       close(error) {
         if (conn) conn.onTransportClose(error);
         else fail(error ?? new ProtocolError(`${transport.label} closed during the handshake`));

@@ -6,6 +6,8 @@ import type { Transport, TransportHandlers } from "./transport.ts";
 
 /** Bytes read from the socket per call; the buffer is reused (see TransportHandlers.data). */
 const READ_BYTES = 256 * 1024;
+/** A frame's unread rest at least this big is read into its own buffer (see TransportHandlers.spare). */
+const DIRECT_READ_BYTES = 64 * 1024;
 /** Queued chunks are joined into writes of up to this many bytes. */
 const COALESCE_BYTES = 256 * 1024;
 /** How long a closed transport waits for the peer's end before dropping the socket. */
@@ -100,15 +102,18 @@ export function connTransport(
   const readLoop = async (h: TransportHandlers) => {
     const buf = new Uint8Array(READ_BYTES);
     for (;;) {
+      // The rest of a large frame goes straight into its own buffer: no copy out of ours.
+      const spare = h.spare?.();
+      const into = spare && spare.length >= DIRECT_READ_BYTES ? spare : buf;
       let n: number | null;
       try {
-        n = await conn.read(buf);
+        n = await conn.read(into);
       } catch (e) {
         return finish(ending ? undefined : e as Error);
       }
       if (n === null) break;
       if (closed) return;
-      h.data(buf.subarray(0, n));
+      h.data(into.subarray(0, n));
     }
     // The peer ended: end this side too once what is queued has gone out.
     peerEnded = true;

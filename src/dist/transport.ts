@@ -6,6 +6,11 @@ export interface TransportHandlers {
   data(chunk: Uint8Array): void;
   /** The carrier closed, cleanly or with `error`. Called once. */
   close(error?: Error): void;
+  /**
+   * Optional: where the transport may read the next bytes instead of its own buffer (the
+   * rest of a large frame). The transport then calls `data` with the view it filled.
+   */
+  spare?(): Uint8Array | undefined;
 }
 
 /**

@@ -39,6 +39,13 @@ let slow = false;
 let path: string[] = [];
 let open: Map<object, number> = new Map();
 let root = "msg";
+let large = 0;
+
+/**
+ * Byte strings (`Uint8Array`, `ArrayBuffer`) from this size up are "large": the codec
+ * writes them straight into the frame rather than through cbor-x (see `Codec`).
+ */
+export const LARGE_BYTES = 64 * 1024;
 
 /** What {@linkcode checkSendable} checks against. */
 export interface SendableCheck {
@@ -50,9 +57,13 @@ export interface SendableCheck {
   root?: string;
 }
 
-/** @internal {@linkcode assertSendable} with limits resolved (a Codec passes its own). */
-export function checkSendable(value: unknown, check: SendableCheck): void {
+/**
+ * @internal {@linkcode assertSendable} with limits resolved (a Codec passes its own).
+ * Returns how many byte strings of at least {@linkcode LARGE_BYTES} the value holds.
+ */
+export function checkSendable(value: unknown, check: SendableCheck): number {
   maxDepth = check.maxDepth;
+  large = 0;
   budget = check.maxItems;
   slow = false;
   let ok: boolean;
@@ -61,7 +72,7 @@ export function checkSendable(value: unknown, check: SendableCheck): void {
   } catch (e) {
     throw wrap(e);
   }
-  if (ok) return;
+  if (ok) return large;
   slow = true;
   path = [];
   open = new Map();
@@ -188,7 +199,10 @@ function walk(v: unknown, depth: number): boolean {
   if (v instanceof Set) return walkSet(v, depth);
   if (v instanceof RegExp) return fail("a RegExp (send its source and flags)");
   if (v instanceof Tag) return fail("a raw CBOR Tag");
-  if (v instanceof ArrayBuffer || v instanceof Uint8Array) return true;
+  if (v instanceof ArrayBuffer || v instanceof Uint8Array) {
+    if (v.byteLength >= LARGE_BYTES) large++;
+    return true;
+  }
   if (ArrayBuffer.isView(v)) {
     if (v instanceof DataView) return true;
     if (TYPED.some((T) => v instanceof T)) return depth + 1 > maxDepth ? deep(depth + 1) : true;

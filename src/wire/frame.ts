@@ -46,16 +46,27 @@ export interface FrameReaderOptions {
 }
 
 const EMPTY = new Uint8Array(0);
-/** A partial body starts this big (or at its declared size, if smaller) and doubles. */
+/**
+ * A partial body starts at four times the bytes of it already in hand (at least 64 KiB;
+ * its declared size once that is at most twice as much) and grows fourfold, so the
+ * memory held follows the bytes that actually arrived (at most 8×, or 64 KiB) and a
+ * large frame is seldom copied into a bigger buffer.
+ */
 const FIRST_CAPACITY = 64 * 1024;
+const GROWTH = 4;
+
+/** What {@linkcode FrameReader.push} hands to its callback with each body. */
+export type FrameCallback = (body: Uint8Array, owned: boolean) => void;
 
 /**
  * Splits a byte stream into frame bodies. A tick is an empty body.
  *
  * Frames wholly inside a chunk are handed over as views into that chunk, with no copy;
  * decode (or copy) them before the chunk's buffer is reused. A frame split across chunks
- * is gathered into a buffer that grows by doubling up to its declared length, so memory
- * follows the bytes that actually arrived and the copying stays linear.
+ * is gathered into a buffer of its own (`owned` is true: nothing else refers to it), which
+ * grows fourfold up to the declared length, so memory follows the bytes that actually
+ * arrived and the copying stays linear. {@linkcode FrameReader.spare} lets a reader read
+ * the rest of such a frame straight into that buffer.
  */
 export class FrameReader {
   readonly #max: number;
@@ -84,7 +95,7 @@ export class FrameReader {
    * If `onFrame` throws, the error propagates and the bytes after that frame are kept
    * for the next call.
    */
-  push(chunk: Uint8Array, onFrame: (body: Uint8Array) => void): void {
+  push(chunk: Uint8Array, onFrame: FrameCallback): void {
     if (this.#failed) throw this.#failed;
     if (this.#pending) {
       const all = new Uint8Array(this.#pending.length + chunk.length);
@@ -105,10 +116,10 @@ export class FrameReader {
             off += 4;
             if (n - off >= len) {
               off += len;
-              onFrame(chunk.subarray(off - len, off));
+              onFrame(chunk.subarray(off - len, off), false);
               continue;
             }
-            this.#start(len);
+            this.#start(len, n - off);
           } else {
             this.#head[this.#headLen++] = chunk[off++]!;
             if (this.#headLen < 4) continue;
@@ -117,24 +128,28 @@ export class FrameReader {
             const len = h[0]! * 0x1000000 + ((h[1]! << 16) | (h[2]! << 8) | h[3]!);
             if (len > this.#max) throw this.#tooLong(len);
             if (len === 0) {
-              onFrame(EMPTY);
+              onFrame(EMPTY, false);
               continue;
             }
-            this.#start(len);
+            this.#start(len, n - off);
           }
         }
         // Gathering a split body.
         const take = Math.min(this.#need - this.#have, n - off);
         if (this.#have + take > this.#body.length) this.#grow(this.#have + take);
-        this.#body.set(chunk.subarray(off, off + take), this.#have);
+        const body = this.#body;
+        // Bytes read straight into the body (see spare) are already in place.
+        if (
+          off !== 0 || chunk.buffer !== body.buffer ||
+          chunk.byteOffset !== body.byteOffset + this.#have
+        ) body.set(chunk.subarray(off, off + take), this.#have);
         this.#have += take;
         off += take;
         if (this.#have === this.#need) {
-          const body = this.#body;
           this.#need = -1;
           this.#have = 0;
           this.#body = EMPTY;
-          onFrame(body);
+          onFrame(body, true);
         }
       }
     } catch (e) {
@@ -154,15 +169,28 @@ export class FrameReader {
     return this.#failed;
   }
 
-  #start(len: number): void {
+  /**
+   * Where the next bytes of the stream may be read directly, when a large frame is being
+   * gathered: the unfilled part of its buffer (grown first if full). Read into it and
+   * `push` the view of what was read; `undefined` when nothing is being gathered.
+   */
+  spare(): Uint8Array | undefined {
+    if (this.#need < 0 || this.#pending || this.#failed) return undefined;
+    if (this.#have === this.#body.length) this.#grow(this.#have + 1);
+    return this.#body.subarray(this.#have);
+  }
+
+  #start(len: number, inHand: number): void {
     this.#need = len;
     this.#have = 0;
-    this.#body = new Uint8Array(Math.min(len, FIRST_CAPACITY));
+    let size = Math.max(FIRST_CAPACITY, GROWTH * inHand);
+    if (size * 2 >= len) size = len; // a frame a little over it would cost a copy of all
+    this.#body = new Uint8Array(size);
   }
 
   #grow(atLeast: number): void {
-    let size = Math.max(atLeast, this.#body.length * 2);
-    if (size * 2 >= this.#need) size = this.#need; // skip a doubling that could not suffice
+    let size = Math.max(atLeast, this.#body.length * GROWTH);
+    if (size * 2 >= this.#need) size = this.#need; // skip a step that could not suffice
     const body = new Uint8Array(size);
     body.set(this.#body.subarray(0, this.#have));
     this.#body = body;

@@ -3,8 +3,14 @@
  * @module
  */
 export { assertSendable, MAX_BIGINT_BITS, type SendableOptions } from "./assert_sendable.ts";
-export { Codec, type CodecOptions, TAGS } from "./codec.ts";
-export { encodeFrame, FrameReader, type FrameReaderOptions, TICK_FRAME } from "./frame.ts";
+export { Codec, type CodecOptions, type DecodeOptions, TAGS } from "./codec.ts";
+export {
+  encodeFrame,
+  type FrameCallback,
+  FrameReader,
+  type FrameReaderOptions,
+  TICK_FRAME,
+} from "./frame.ts";
 export { Pid } from "./pid.ts";
 export { prescan, type PrescanLimits } from "./prescan.ts";
 export { Ref } from "./ref.ts";

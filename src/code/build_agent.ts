@@ -20,6 +20,18 @@ export async function buildAgentBundle(): Promise<Uint8Array> {
     mainFields: ["module", "main"],
     conditions: ["deno", "import", "default"],
     external: ["node:*"],
+    // cbor-x probes globalThis.Buffer when it loads: in Deno that getter loads Node's compat
+    // layer (node:buffer, util, inspect: ~25 ms of CPU per agent start). Uint8Array does.
+    define: {
+      "globalThis.Buffer": "undefined",
+      // The agent's own timers skip node:timers (see _timers.ts); user code keeps the globals.
+      setTimeout: "agentSetTimeout",
+      clearTimeout: "agentClearTimeout",
+      setInterval: "agentSetInterval",
+      clearInterval: "agentClearInterval",
+      "Deno.unrefTimer": "agentUnrefTimer",
+    },
+    inject: [new URL("../agent/_timers.ts", import.meta.url).pathname],
     minify: true,
     keepNames: true,
     legalComments: "none",

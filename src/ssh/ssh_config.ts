@@ -62,7 +62,44 @@ function parseG(text: string): Map<string, string[]> {
   return out;
 }
 
+// Recent `ssh -G` answers: a fan-out to many ports of one address (or one alias)
+// starts one ssh process instead of one per connection (~20 ms of CPU each). An
+// answer is kept 2 s at most, and not past a change of the config file.
+const recentG = new Map<string, Promise<Map<string, string[]>>>();
+const RECENT_G_MS = 2000;
+
+async function configStamp(configFile: string | undefined): Promise<string> {
+  try {
+    const st = await Deno.stat(configFile ?? `${homeDir()}/.ssh/config`);
+    return `${st.mtime?.getTime()}:${st.size}:${st.ino}`;
+  } catch {
+    return "-";
+  }
+}
+
 async function sshG(
+  binary: string,
+  host: string,
+  configFile: string | undefined,
+): Promise<Map<string, string[]>> {
+  const stamp = await configStamp(configFile);
+  const key = `${binary}\0${host}\0${configFile ?? ""}\0${stamp}`;
+  let p = recentG.get(key);
+  if (!p) {
+    p = runSshG(binary, host, configFile);
+    recentG.set(key, p);
+    const forget = () => {
+      const t = setTimeout(() => {
+        if (recentG.get(key) === p) recentG.delete(key);
+      }, RECENT_G_MS);
+      Deno.unrefTimer(t);
+    };
+    p.then(forget, () => recentG.delete(key));
+  }
+  return await p;
+}
+
+async function runSshG(
   binary: string,
   host: string,
   configFile: string | undefined,

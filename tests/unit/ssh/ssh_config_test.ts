@@ -131,3 +131,57 @@ Deno.test("resolveTarget() expands ~ in key and known_hosts paths", async () => 
   assert.deepEqual(r.credentials, [{ type: "key", path: `${home}/k`, explicit: true }]);
   assert.deepEqual(r.knownHosts, [`${home}/kh`, "/abs"]);
 });
+
+// A wrapper around ssh that counts its `-G` runs.
+async function withCountingSsh(fn: (binary: string, runs: () => number) => Promise<void>) {
+  const dir = await Deno.makeTempDir({ prefix: "fusion-ssh-g-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/ssh`,
+      `#!/bin/sh\n[ "$1" = -G ] && echo x >> ${dir}/runs\nexec ssh "$@"\n`,
+    );
+    await Deno.chmod(`${dir}/ssh`, 0o755);
+    const runs = () => {
+      try {
+        return Deno.readTextFileSync(`${dir}/runs`).split("\n").filter(Boolean).length;
+      } catch {
+        return 0;
+      }
+    };
+    await fn(`${dir}/ssh`, runs);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test({
+  name: "resolveSshConfig() runs ssh -G once for many connects to one host at once",
+  ignore: !hasSsh,
+  fn: () =>
+    withCountingSsh((sshBinary, runs) =>
+      withConfig(async (configFile) => {
+        const all = await Promise.all(
+          Array.from({ length: 5 }, () => resolveSshConfig("web-01", { configFile, sshBinary })),
+        );
+        for (const c of all) assert.equal(c.port, 2222);
+        // The first call also resolves the baseline (a host no config names).
+        const before = runs();
+        assert.ok(before <= 2, `${before} runs`);
+        await resolveSshConfig("web-01", { configFile, sshBinary });
+        assert.equal(runs(), before);
+      })
+    ),
+});
+
+Deno.test({
+  name: "resolveSshConfig() sees a config file changed since the last ssh -G",
+  ignore: !hasSsh,
+  fn: () =>
+    withCountingSsh((sshBinary) =>
+      withConfig(async (configFile) => {
+        assert.equal((await resolveSshConfig("web-01", { configFile, sshBinary })).port, 2222);
+        await Deno.writeTextFile(configFile, CONFIG.replace("Port 2222", "Port 2223"));
+        assert.equal((await resolveSshConfig("web-01", { configFile, sshBinary })).port, 2223);
+      })
+    ),
+});

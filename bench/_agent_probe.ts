@@ -57,6 +57,7 @@ const hub = await Node.start({
 const codec = new Codec();
 
 async function once(v: Variant, ping: boolean) {
+  const cpu0 = childCpuMs();
   const t0 = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
     args: v.args.map((a) => a === "$BUNDLE" ? bundle : a),
@@ -120,7 +121,19 @@ async function once(v: Variant, ping: boolean) {
   child.stdout.cancel().catch(() => {});
   await w.close().catch(() => {});
   const st = await child.status;
-  return { wall: tCall, tFirst, tReg, cpuFirst, cpuReg, cpuCall, ping: p, status: st.code };
+  // The whole life, exit included (10 ms ticks: read the median of many).
+  const cpuLife = childCpuMs() - cpu0;
+  return {
+    wall: tCall,
+    tFirst,
+    tReg,
+    cpuFirst,
+    cpuReg,
+    cpuCall,
+    cpuLife,
+    ping: p,
+    status: st.code,
+  };
 }
 
 const results = new Map<string, Record<string, number>[]>();

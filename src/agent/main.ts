@@ -117,6 +117,11 @@ function redirectConsole(): void {
 
 /** Ends the agent and whatever user code started in its process group. */
 export function exitAgent(code: number): never {
+  // Alone in its group (the usual case): no kill, whose first use loads Deno's process
+  // module (~10 ms of CPU per disconnect). Only where /proc can tell.
+  if (Deno.build.os === "linux" && procReadable() && groupMembers(Deno.pid).length === 0) {
+    Deno.exit(code);
+  }
   // The agent leads its process group: sshd made its shell a session leader and we exec'd.
   try {
     Deno.addSignalListener("SIGTERM", () => {});
@@ -128,6 +133,14 @@ export function exitAgent(code: number): never {
     } catch { /* already gone */ }
   }
   Deno.exit(code);
+}
+
+function procReadable(): boolean {
+  try {
+    return Deno.statSync("/proc/self/stat").isFile;
+  } catch {
+    return false;
+  }
 }
 
 // Processes in process group `pgid` other than this one (Linux /proc; empty elsewhere).

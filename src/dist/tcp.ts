@@ -1,4 +1,5 @@
 import { ConnectError } from "../errors.ts";
+import { recycleFrame } from "../wire/frame.ts";
 import type { Transport, TransportHandlers } from "./transport.ts";
 
 // Deno's own sockets, not node:net: no stream machinery per chunk, and the agent
@@ -89,6 +90,7 @@ export function connTransport(
           let off = 0;
           while (off < chunk.length) off += await conn.write(chunk.subarray(off));
           queued -= chunk.length;
+          recycleFrame(chunk); // a large frame's buffer may serve the next one
         }
       }
     } catch (e) {

@@ -2,7 +2,7 @@ import { addExtension, Encoder } from "cbor-x";
 import { ProtocolError, RemoteError } from "../errors.ts";
 import { type Limits, resolveLimits } from "../limits.ts";
 import { checkSendable, LARGE_BYTES } from "./assert_sendable.ts";
-import { encodeFrame } from "./frame.ts";
+import { encodeFrame, frameBuffer } from "./frame.ts";
 import { Pid } from "./pid.ts";
 import { prescan } from "./prescan.ts";
 import { Ref } from "./ref.ts";
@@ -240,7 +240,8 @@ export class Codec {
     };
     emit(value, 0);
     this.#checkSize(size);
-    const out = new Uint8Array(prefix + size);
+    // A frame may reuse a buffer the TCP transport has finished writing (frameBuffer).
+    const out = prefix === 4 ? frameBuffer(4 + size) : new Uint8Array(size);
     if (prefix === 4) new DataView(out.buffer).setUint32(0, size);
     let off = prefix;
     for (const p of parts) {

@@ -196,3 +196,44 @@ export class FrameReader {
     this.#body = body;
   }
 }
+
+// Buffers for large frames, handed back by the TCP transport once written: a fresh
+// 1 MiB buffer per message (page faults, scavenges for external memory) costs the
+// sender more than encoding the message.
+const POOL_MIN = 64 * 1024;
+const POOL_MAX = 4 * 1024 * 1024;
+const POOL_KEEP = 4;
+const pool: ArrayBuffer[] = [];
+const lent = new WeakSet<ArrayBuffer>();
+
+/**
+ * @internal A buffer for a large frame of `size` bytes (its own `buffer`, at offset 0),
+ * reused from frames already written when possible. Whoever writes it to a socket hands
+ * it back with {@linkcode recycleFrame}; a buffer never handed back is simply collected.
+ */
+export function frameBuffer(size: number): Uint8Array {
+  if (size < POOL_MIN || size > POOL_MAX) return new Uint8Array(size);
+  for (let i = pool.length - 1; i >= 0; i--) {
+    const ab = pool[i]!;
+    if (ab.byteLength >= size && ab.byteLength - size < size / 4 + POOL_MIN) {
+      pool.splice(i, 1);
+      lent.add(ab);
+      return new Uint8Array(ab, 0, size);
+    }
+  }
+  const ab = new ArrayBuffer(Math.ceil(size / POOL_MIN) * POOL_MIN);
+  lent.add(ab);
+  return new Uint8Array(ab, 0, size);
+}
+
+/**
+ * @internal Hands back a frame from {@linkcode frameBuffer} once every byte of it has been
+ * written and nothing refers to it any more; anything else is ignored.
+ */
+export function recycleFrame(frame: Uint8Array): void {
+  const ab = frame.buffer as ArrayBuffer;
+  if (frame.byteOffset !== 0 || !lent.has(ab)) return;
+  lent.delete(ab);
+  if (pool.length >= POOL_KEEP) pool.shift();
+  pool.push(ab);
+}

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ProtocolError } from "../../../src/errors.ts";
-import { FrameReader } from "../../../src/wire/frame.ts";
+import { frameBuffer, FrameReader, recycleFrame } from "../../../src/wire/frame.ts";
 
 function frameOf(body: Uint8Array): Uint8Array {
   const f = new Uint8Array(4 + body.length);
@@ -66,4 +66,20 @@ Deno.test("a 4 GiB length prefix still throws before allocating, and spare() sta
   );
   assert.equal(r.buffered, 0);
   assert.equal(r.spare(), undefined);
+});
+
+Deno.test("a large frame's buffer is reused only once handed back, and only once", () => {
+  const a = frameBuffer(100_000);
+  const b = frameBuffer(100_000);
+  assert.notEqual(a.buffer, b.buffer);
+  assert.equal(a.length, 100_000);
+  recycleFrame(a);
+  recycleFrame(a); // a second hand-back must not pool it twice
+  const c = frameBuffer(100_000);
+  const d = frameBuffer(100_000);
+  assert.equal(c.buffer, a.buffer);
+  assert.notEqual(d.buffer, a.buffer);
+  recycleFrame(new Uint8Array(100_000)); // not from the pool: ignored
+  assert.notEqual(frameBuffer(100_000).buffer, a.buffer);
+  assert.equal(frameBuffer(1000).length, 1000); // small frames are not pooled
 });

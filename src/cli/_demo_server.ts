@@ -134,6 +134,20 @@ function parse(key: string): ParsedKey {
   return first as ParsedKey;
 }
 
+/**
+ * An ed25519 pair whose keys parse. ssh2's keygen strips leading zero bytes
+ * from the public key's bit string, so a key that starts with 0x00 (1 in 256)
+ * comes out 31 bytes long and malformed: draw again.
+ */
+function ed25519Pair(): KeyPair {
+  for (;;) {
+    const pair = lib.utils.generateKeyPairSync("ed25519");
+    const pub = lib.utils.parseKey(pair.public);
+    const priv = lib.utils.parseKey(pair.private);
+    if (!(pub instanceof Error) && !(priv instanceof Error)) return pair;
+  }
+}
+
 function sameBytes(a: Buffer, b: Buffer): boolean {
   // Compare against itself when lengths differ so timing says nothing about the secret.
   const ok = a.length === b.length;
@@ -157,8 +171,8 @@ function randomPassword(): string {
 export async function startDemoServer(options: DemoServerOptions = {}): Promise<DemoServer> {
   const log = options.log ?? (() => {});
   const username = userInfo().username;
-  const hostPair = lib.utils.generateKeyPairSync("ed25519");
-  const clientPair = lib.utils.generateKeyPairSync("ed25519");
+  const hostPair = ed25519Pair();
+  const clientPair = ed25519Pair();
   const clientPublic = parse(clientPair.public);
   const password = randomPassword();
   const passwordBytes = Buffer.from(password);

@@ -13,8 +13,7 @@ import process from "node:process";
 import { Buffer } from "node:buffer";
 import type { Duplex, Writable } from "node:stream";
 import type { EventEmitter } from "node:events";
-import * as ssh2 from "ssh2";
-import { knownHostsName } from "../ssh/mod.ts";
+import { knownHostsName, ssh2 } from "../ssh/mod.ts";
 
 /** Options for {@linkcode startDemoServer}. */
 export interface DemoServerOptions {
@@ -116,13 +115,13 @@ const lib = ((ssh2 as unknown as { default?: unknown }).default ?? ssh2) as {
   };
 };
 
-// AES-GCM first, chacha20 last: see SSH2_CIPHERS (ssh2's chacha20 leaks a cipher per packet in Deno).
+// chacha20-poly1305 first, as the client does (see SSH2_CIPHERS and ssh2_module.ts).
 const CIPHERS = [
+  "chacha20-poly1305@openssh.com",
   "aes128-gcm@openssh.com",
   "aes256-gcm@openssh.com",
   "aes128-ctr",
   "aes256-ctr",
-  "chacha20-poly1305@openssh.com",
 ];
 // How long a command gets between SIGTERM and SIGKILL once its channel is gone.
 const KILL_GRACE_MS = 2000;

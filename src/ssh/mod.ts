@@ -43,3 +43,4 @@ export {
   type ResolveSshConfigOptions,
   type SshConfigHost,
 } from "./ssh_config.ts";
+export { ssh2 } from "./ssh2_module.ts";

@@ -4,10 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
-import * as ssh2 from "ssh2";
 import { type DemoServer, startDemoServer } from "../../../src/cli/_demo_server.ts";
 import { AuthError, ConnectError, HostKeyError } from "../../../src/errors.ts";
-import { connectSsh, type SshBackend, type Target } from "../../../src/ssh/mod.ts";
+import { connectSsh, ssh2, type SshBackend, type Target } from "../../../src/ssh/mod.ts";
 
 interface Fixture extends AsyncDisposable {
   server: DemoServer;

@@ -1,22 +1,23 @@
 import assert from "node:assert/strict";
 import { ConnectError } from "../../../src/errors.ts";
 import { connectSsh } from "../../../src/ssh/mod.ts";
+import { oneShotCiphers } from "../../../src/ssh/ssh2_module.ts";
 import { startSshd } from "../../support/mod.ts";
 import { BACKENDS, execText, sshTest } from "./_helpers.ts";
 
 sshTest("exec() and upload() carry stdin, stdout, stderr, exit codes and files", async (t) => {
   await using host = await startSshd({ forwarding: false });
-  await t.step("ssh2: connect() negotiates aes128-gcm@openssh.com", async () => {
+  await t.step("ssh2: connect() negotiates chacha20-poly1305@openssh.com", async () => {
     const lines: string[] = [];
     await using _ssh = await connectSsh(host.target(), { debug: (l) => lines.push(l) });
     assert.ok(
-      lines.some((l) => /C->S cipher: aes128-gcm@openssh\.com/.test(l)),
+      lines.some((l) => /C->S cipher: chacha20-poly1305@openssh\.com/.test(l)),
       lines.filter((l) => /cipher/.test(l)).join("\n"),
     );
   });
 
-  await t.step("ssh2: packets leave no node:crypto cipher resource behind", async () => {
-    // Deno frees a cipher only in final(); ssh2's JS chacha20 leaked three per packet.
+  await t.step("ssh2: chacha20 packets leave no node:crypto cipher resource behind", async () => {
+    // Deno frees a cipher only in final(); ssh2's JS chacha20 would leak three per packet.
     // deno-lint-ignore no-explicit-any
     const core = (Deno as any)[(Deno as any).internal].core;
     const ciphers = () =>
@@ -32,7 +33,10 @@ sshTest("exec() and upload() carry stdin, stdout, stderr, exit codes and files",
     };
     await roundTrip(0);
     const before = ciphers();
+    const made = oneShotCiphers;
     for (let i = 1; i <= 200; i++) await roundTrip(i);
+    // 3 ciphers per packet each way: ssh2 really went through the finalizing factories.
+    assert.ok(oneShotCiphers - made >= 600, `${oneShotCiphers - made} chacha20 ciphers made`);
     assert.ok(ciphers() - before < 10, `cipher resources ${before} -> ${ciphers()}`);
     ch.stdin.end();
     await ch.exit;

@@ -13,6 +13,10 @@ import { cpuMs, quantile } from "./_stats.ts";
 
 const n = Number(Deno.args[0] ?? 10);
 const rounds = Number(Deno.args[1] ?? 3);
+// TRANSPORT=stdio|tunnel: the node connection over the agent's exec channel, or through tunnels.
+const transport = Deno.env.get("TRANSPORT");
+const transportOption: { transport?: "stdio" | "tunnel" } =
+  transport === "stdio" || transport === "tunnel" ? { transport } : {};
 
 // Markers for --cpu-prof: spin so that the profile shows where a phase starts and ends.
 function markFusionStart(): void {
@@ -85,7 +89,8 @@ try {
     const remotes = split
       ? await Promise.all(
         hosts.map((h) =>
-          new NodeManager(h.target(), { node: hub, connectTimeoutMs: 60_000 }).connect()
+          new NodeManager(h.target(), { node: hub, connectTimeoutMs: 60_000, ...transportOption })
+            .connect()
         ),
       )
       : [];
@@ -94,7 +99,11 @@ try {
     else {
       remotes.push(
         ...await Promise.all(hosts.map(async (h) => {
-          const remote = await new NodeManager(h.target(), { node: hub, connectTimeoutMs: 60_000 })
+          const remote = await new NodeManager(h.target(), {
+            node: hub,
+            connectTimeoutMs: 60_000,
+            ...transportOption,
+          })
             .connect();
           await remote.runFun(() => Deno.hostname());
           return remote;

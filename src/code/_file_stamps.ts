@@ -21,15 +21,53 @@ export interface FileStamp {
    * missing and need not be stat'ed (a failed stat costs ~4× a good one, and
    * most of a project's watched config files do not exist).
    */
-  dir?: { mtimeMs: number; ino: number };
+  dir?: DirStamp;
+}
+
+/**
+ * A folder as stat'ed. ctime as well as mtime: extracting an archive or `cp -a`
+ * adds entries and then sets the folder's mtime back, but nothing can set back
+ * its ctime (Deno gives it in whole seconds, which is why "quiet" is judged on it).
+ */
+interface DirStamp {
+  mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
+  dev: number;
 }
 
 /** Files whose mtime is this close to now are verified by content too. */
 const RACY_MS = 1_000;
 
-function dirStamp(path: string, now: number): FileStamp["dir"] {
-  const d = statStamp(dirname(path));
-  return d.size >= 0 && d.mtimeMs <= now - RACY_MS ? { mtimeMs: d.mtimeMs, ino: d.ino } : undefined;
+function dirStamp(path: string): DirStamp | undefined {
+  try {
+    const st = Deno.statSync(dirname(path));
+    if (!st.isDirectory) return undefined;
+    return {
+      mtimeMs: st.mtime?.getTime() ?? 0,
+      ctimeMs: st.ctime?.getTime() ?? Infinity,
+      ino: st.ino ?? 0,
+      dev: st.dev,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+const quiet = (d: DirStamp, now: number) =>
+  d.ctimeMs <= now - RACY_MS && d.mtimeMs <= now - RACY_MS;
+
+const sameDir = (a: DirStamp, b: DirStamp) =>
+  a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.ino === b.ino && a.dev === b.dev;
+
+/** True when the folder has no entry of that name: not even a dangling symlink, which could start resolving without the folder changing. */
+function noEntry(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return false;
+  } catch (e) {
+    return e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory;
+  }
 }
 
 function statStamp(path: string): FileStamp {
@@ -50,9 +88,9 @@ function statStamp(path: string): FileStamp {
  * read here.
  */
 export function takeStamp(path: string, now = Date.now()): FileStamp {
-  const dir = dirStamp(path, now); // before the file: a file added in between then invalidates
+  const dir = dirStamp(path); // before the file: a file added in between then invalidates
   const stamp = statStamp(path);
-  if (stamp.size === -1 && dir) stamp.dir = dir;
+  if (stamp.size === -1 && dir && quiet(dir, now) && noEntry(path)) stamp.dir = dir;
   if (stamp.size >= 0 && stamp.mtimeMs > now - RACY_MS) {
     try {
       stamp.hash = sha256Hex(Deno.readFileSync(path));
@@ -80,18 +118,18 @@ export function stampThenRead(
  * mtime it is no longer racy and its hash is dropped.
  */
 export function stampsValid(stamps: readonly FileStamp[], now = Date.now()): boolean {
-  const dirs = new Map<string, FileStamp>();
-  const dirNow = (path: string): FileStamp => {
+  const dirs = new Map<string, DirStamp | null>();
+  const dirNow = (path: string): DirStamp | null => {
     const d = dirname(path);
     let st = dirs.get(d);
-    if (!st) dirs.set(d, st = statStamp(d));
+    if (st === undefined) dirs.set(d, st = dirStamp(path) ?? null);
     return st;
   };
   for (const s of stamps) {
     // A missing file's folder is stat'ed before the file, so that a file added in between shows.
-    const d = s.size === -1 ? dirNow(s.path) : undefined;
-    if (d && s.dir) {
-      if (d.size >= 0 && d.mtimeMs === s.dir.mtimeMs && d.ino === s.dir.ino) continue;
+    const d = s.size === -1 ? dirNow(s.path) : null;
+    if (s.size === -1 && s.dir) {
+      if (d && sameDir(d, s.dir)) continue;
       delete s.dir;
     }
     let cur: FileStamp;
@@ -101,7 +139,7 @@ export function stampsValid(stamps: readonly FileStamp[], now = Date.now()): boo
       return false;
     }
     if (cur.size !== s.size || cur.mtimeMs !== s.mtimeMs || cur.ino !== s.ino) return false;
-    if (d && d.size >= 0 && d.mtimeMs <= now - RACY_MS) s.dir = { mtimeMs: d.mtimeMs, ino: d.ino };
+    if (d && quiet(d, now) && noEntry(s.path)) s.dir = d;
     if (s.hash !== undefined) {
       let h: string;
       try {

@@ -45,32 +45,43 @@ function findCore(): CoreTimers | undefined {
 
 const core = findCore();
 
+// The timers made here: anything else handed to the clear functions (a global timer's
+// handle) goes to the global functions, which ignore what they do not know.
+const made = new WeakSet<object>();
+
 function isCoreTimer(t: unknown): t is object {
-  return typeof t === "object" && t !== null;
+  return typeof t === "object" && t !== null && made.has(t);
+}
+
+function track(t: object): object {
+  made.add(t);
+  return t;
 }
 
 /** `setTimeout` for the agent's own code. */
 export function agentSetTimeout(fn: Fn, ms?: number, ...args: unknown[]): unknown {
   if (!core) return global("setTimeout")(fn, ms, ...args);
-  return core.createTimer(fn, ms ?? 0, args, false, true, false);
+  return track(core.createTimer(fn, ms ?? 0, args, false, true, false));
 }
 
 /** `setInterval` for the agent's own code. */
 export function agentSetInterval(fn: Fn, ms?: number, ...args: unknown[]): unknown {
   if (!core) return global("setInterval")(fn, ms, ...args);
-  return core.createTimer(fn, ms ?? 0, args, true, true, false);
+  return track(core.createTimer(fn, ms ?? 0, args, true, true, false));
 }
 
 /** `clearTimeout` (and `clearInterval`) for the agent's own code. */
 export function agentClearTimeout(timer: unknown): void {
   if (!core) return global("clearTimeout")(timer);
   if (isCoreTimer(timer)) core.cancelTimer(timer);
+  else if (timer !== undefined && timer !== null) global("clearTimeout")(timer);
 }
 
 /** `clearInterval` for the agent's own code. */
 export function agentClearInterval(timer: unknown): void {
   if (!core) return global("clearInterval")(timer);
   if (isCoreTimer(timer)) core.cancelTimer(timer);
+  else if (timer !== undefined && timer !== null) global("clearInterval")(timer);
 }
 
 /** `Deno.unrefTimer` for the agent's own code. */

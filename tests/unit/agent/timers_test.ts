@@ -27,6 +27,18 @@ Deno.test("agentSetTimeout() fires once with its arguments; agentClearTimeout() 
   assert.deepEqual(got, [["a", 2]]);
 });
 
+Deno.test("agentClearTimeout() and agentClearInterval() cancel a global timer too, as the globals would", async () => {
+  let fired = 0;
+  const t = setTimeout(() => fired++, 5);
+  const i = setInterval(() => fired++, 5);
+  agentClearTimeout(t);
+  agentClearInterval(i);
+  agentClearTimeout({});
+  agentClearInterval(42);
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(fired, 0);
+});
+
 Deno.test("agentSetInterval() repeats until agentClearInterval()", async () => {
   let n = 0;
   await new Promise<void>((resolve) => {

@@ -8,21 +8,11 @@ import { Node } from "../src/node.ts";
 import { NodeManager } from "../src/remote/mod.ts";
 import type { RemoteNode } from "../src/remote/remote_node.ts";
 import { type SshdHost, startSshd, type TestUser } from "../tests/support/mod.ts";
+import type { BenchRow } from "./_row.ts";
 import { childCpuMs, cpuMs, quantile, rssMiB } from "./_stats.ts";
 
 /** A row as main.ts prints it. */
-export interface FanOutRow {
-  section: string;
-  case: string;
-  fusion: number;
-  unit: string;
-  baseline?: { name: string; value: number };
-  ratio?: number;
-  target?: string;
-  met?: boolean;
-  note?: string;
-  detail?: unknown;
-}
+export type FanOutRow = BenchRow;
 
 /** Options for {@linkcode runFanOut}. */
 export interface FanOutOptions {

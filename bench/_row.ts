@@ -1,4 +1,5 @@
-/** The row and reporter shapes the bench sections share with bench/main.ts. */
+/** The row and reporter shapes the bench sections share with bench/main.ts, and their ssh baseline. */
+import type { SshdHost } from "../tests/support/mod.ts";
 
 /** One line of the bench table (the shape bench/main.ts prints and writes to JSON). */
 export interface BenchRow {
@@ -43,4 +44,24 @@ export async function interleaved(
     xb.push(await time(b));
   }
   return [xa, xb];
+}
+
+/** `ssh` arguments that run `command` on `h` as OpenSSH would for a user: batch mode, its key, strict host keys. */
+export function sshArgs(h: SshdHost, command: string): string[] {
+  return [
+    "-o",
+    "BatchMode=yes",
+    "-i",
+    h.keyPath,
+    "-o",
+    `UserKnownHostsFile=${h.knownHostsPath}`,
+    "-o",
+    "StrictHostKeyChecking=yes",
+    "-F",
+    "/dev/null",
+    "-p",
+    String(h.port),
+    `${h.user}@${h.host}`,
+    command,
+  ];
 }

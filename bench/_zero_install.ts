@@ -10,7 +10,7 @@
 import type { Node } from "../src/node.ts";
 import { NodeManager } from "../src/remote/mod.ts";
 import { type SshdHost, startSshd } from "../tests/support/mod.ts";
-import type { Report } from "./_row.ts";
+import { type Report, sshArgs } from "./_row.ts";
 import { summarize } from "./_stats.ts";
 
 /** Options for {@linkcode benchZeroInstall}. */
@@ -44,25 +44,6 @@ function which(tool: string): string {
   const out = new Deno.Command("sh", { args: ["-c", `command -v ${tool}`], stdout: "piped" })
     .outputSync();
   return new TextDecoder().decode(out.stdout).trim();
-}
-
-function sshArgs(h: SshdHost, command: string): string[] {
-  return [
-    "-o",
-    "BatchMode=yes",
-    "-i",
-    h.keyPath,
-    "-o",
-    `UserKnownHostsFile=${h.knownHostsPath}`,
-    "-o",
-    "StrictHostKeyChecking=yes",
-    "-F",
-    "/dev/null",
-    "-p",
-    String(h.port),
-    `${h.user}@${h.host}`,
-    command,
-  ];
 }
 
 /** `ssh host 'gzip -dc > f; sha256sum f; f --version'` < gz: the upload done by hand. */

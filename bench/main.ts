@@ -24,7 +24,7 @@ import { rawPingPong, rawSink, RawTunnel } from "./_raw.ts";
 import { makePushFixture } from "./_push_fixture.ts";
 import { runRivals } from "./_rivals.ts";
 import { benchIsolation } from "./_isolate.ts";
-import type { Report } from "./_row.ts";
+import { type BenchRow, type Report, sshArgs } from "./_row.ts";
 import { benchSupervisor } from "./_supervisor.ts";
 import { benchZeroInstall } from "./_zero_install.ts";
 import { cpuMs, fmt, quantile, rssMiB, summarize, type Summary } from "./_stats.ts";
@@ -57,20 +57,7 @@ const want = (s: string) => !ONLY || ONLY.includes(s);
 
 // ---- results ------------------------------------------------------------------
 
-/** One line of the table. */
-interface Row {
-  section: string;
-  case: string;
-  fusion: number;
-  unit: string;
-  baseline?: { name: string; value: number };
-  /** fusion / baseline, or baseline / fusion for throughputs (so >1 is always "slower"). */
-  ratio?: number;
-  target?: string;
-  met?: boolean;
-  note?: string;
-  detail?: unknown;
-}
+type Row = BenchRow;
 
 const rows: Row[] = [];
 const extra: Record<string, unknown> = {};
@@ -87,25 +74,6 @@ function log(s: string): void {
 }
 
 // ---- helpers --------------------------------------------------------------------
-
-function sshArgs(h: SshdHost, command: string): string[] {
-  return [
-    "-o",
-    "BatchMode=yes",
-    "-i",
-    h.keyPath,
-    "-o",
-    `UserKnownHostsFile=${h.knownHostsPath}`,
-    "-o",
-    "StrictHostKeyChecking=yes",
-    "-F",
-    "/dev/null",
-    "-p",
-    String(h.port),
-    `${h.user}@${h.host}`,
-    command,
-  ];
-}
 
 async function sshTrue(h: SshdHost): Promise<number> {
   const t0 = performance.now();

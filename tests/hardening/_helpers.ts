@@ -2,25 +2,12 @@
 import { tcpConnect } from "../../src/dist/tcp.ts";
 import type { Transport } from "../../src/dist/transport.ts";
 
+import { sleep, within } from "../support/_proc.ts";
+
+export { sleep, within };
+
 /** The cookie the hardening tests' nodes share. */
 export const COOKIE: Uint8Array = new TextEncoder().encode("hardening-cookie-0123456789abcdef");
-
-/** Resolves with the settled outcome of `p`, or rejects when it takes over `ms`. */
-export function within<T>(
-  p: Promise<T>,
-  ms: number,
-  what: string,
-): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const outcome = p.then(
-    (value) => ({ ok: true as const, value }),
-    (error) => ({ ok: false as const, error }),
-  );
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms);
-  });
-  return Promise.race([outcome, late]).finally(() => clearTimeout(timer));
-}
 
 /** The rejection of `p` (which must reject within `ms`), and how long it took. */
 export async function rejection(
@@ -65,11 +52,6 @@ export async function eventually(check: () => boolean, ms: number, stepMs = 20):
     await sleep(stepMs);
   }
   return true;
-}
-
-/** Waits `ms`. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** A raw TCP transport to a node's dist port, and a promise of its close. */

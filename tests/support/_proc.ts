@@ -147,6 +147,23 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** Resolves with the settled outcome of `p`, or rejects when it takes over `ms`. */
+export function within<T>(
+  p: Promise<T>,
+  ms: number,
+  what: string,
+): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const outcome = p.then(
+    (value) => ({ ok: true as const, value }),
+    (error) => ({ ok: false as const, error }),
+  );
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms);
+  });
+  return Promise.race([outcome, late]).finally(() => clearTimeout(timer));
+}
+
 /** A free TCP port on 127.0.0.1 (racy by nature; callers retry on EADDRINUSE). */
 export function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });

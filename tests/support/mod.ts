@@ -8,4 +8,4 @@ export * from "./netns.ts";
 export * from "./agent.ts";
 export * from "./keys.ts";
 export * from "./users.ts";
-export { sleep } from "./_proc.ts";
+export { sleep, within } from "./_proc.ts";

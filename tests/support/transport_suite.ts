@@ -24,6 +24,7 @@ import type { Limits } from "../../src/limits.ts";
 import { Codec } from "../../src/wire/codec.ts";
 import { Pid } from "../../src/wire/pid.ts";
 import { Ref } from "../../src/wire/ref.ts";
+import { sleep, within } from "./_proc.ts";
 
 /** Two transports joined to each other, and how to release what made them. */
 export interface TransportPair {
@@ -222,27 +223,6 @@ function options(
     handlers,
     ...extra,
   };
-}
-
-/** Resolves with the settled outcome of `p`, or rejects when it takes over `ms`. */
-function within<T>(
-  p: Promise<T>,
-  ms: number,
-  what: string,
-): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const outcome = p.then(
-    (value) => ({ ok: true as const, value }),
-    (error) => ({ ok: false as const, error }),
-  );
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms);
-  });
-  return Promise.race([outcome, late]).finally(() => clearTimeout(timer));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /**

@@ -18,7 +18,7 @@ import { Node } from "../../src/node.ts";
 import { lookup, RegistryServer } from "../../src/registry/mod.ts";
 import { Codec, Pid, Ref } from "../../src/wire/mod.ts";
 import { Recorder } from "../support/transport_suite.ts";
-import { frameOf } from "./_fuzz.ts";
+import { frameOf } from "../support/fuzz.ts";
 import {
   COOKIE,
   eventually,

@@ -18,7 +18,7 @@ import { ProtocolError } from "../../src/errors.ts";
 import { Node } from "../../src/node.ts";
 import { Codec, Pid, Ref } from "../../src/wire/mod.ts";
 import { Recorder } from "../support/transport_suite.ts";
-import { describe, frameOf, mutate, randomValue, Rng, Tally } from "./_fuzz.ts";
+import { describe, frameOf, mutate, randomValue, Rng, Tally } from "../support/fuzz.ts";
 import { COOKIE } from "./_helpers.ts";
 
 const INPUTS = 100_000;

@@ -11,7 +11,7 @@ import { ProtocolError, TimeoutError } from "../../src/errors.ts";
 import { Node } from "../../src/node.ts";
 import { Codec } from "../../src/wire/codec.ts";
 import { RawEnd, Recorder } from "../support/transport_suite.ts";
-import { describe, frameOf, mutate, randomValue, Rng, Tally } from "./_fuzz.ts";
+import { describe, frameOf, mutate, randomValue, Rng, Tally } from "../support/fuzz.ts";
 import { bytesEqual, COOKIE, within } from "./_helpers.ts";
 
 const INPUTS = 100_000;

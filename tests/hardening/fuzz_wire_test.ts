@@ -15,7 +15,7 @@ import {
   randomValue,
   Rng,
   Tally,
-} from "./_fuzz.ts";
+} from "../support/fuzz.ts";
 
 const INPUTS = 100_000;
 const SEED = 0x5eed_0007;

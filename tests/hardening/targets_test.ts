@@ -6,7 +6,7 @@ import { ConnectError, HostKeyError, TargetError } from "../../src/errors.ts";
 import { NodeManager } from "../../src/remote/mod.ts";
 import { formatTarget, parseTarget, type Target } from "../../src/ssh/mod.ts";
 import { runMany } from "../../src/task_runner.ts";
-import { describe, Rng, Tally } from "./_fuzz.ts";
+import { describe, Rng, Tally } from "../support/fuzz.ts";
 import { remoteTest } from "./_remote.ts";
 
 const SPECS = 50_000;

@@ -1,5 +1,5 @@
 /**
- * Seeded input generators for the hardening fuzz tests: JS values of every kind
+ * Seeded input generators for the fuzz tests: JS values of every kind
  * the wire carries (and some it does not), random CBOR, and byte mutations.
  * Every run with the same seed sees the same inputs.
  * @module
@@ -280,6 +280,8 @@ const SNIPPETS: readonly number[][] = [
   [0xd8, 0x1c],
   [0xd8, 0x1d, 0x00],
   [0xd9, 0xdf, 0xff],
+  [0xd9, 0xdf, 0xfe],
+  [0xd9, 0xdf, 0xf9],
   [0xd9, 0xe0, 0x00],
   [0xd8, 0x69],
   [0xd8, 0x33],

@@ -209,7 +209,8 @@ interface Opened {
   rb: Recorder;
 }
 
-function options(
+/** Options for one end of the suite's connection pair: a@localhost dials b@localhost. */
+export function connectionOptions(
   role: "initiator" | "acceptor",
   handlers: Recorder,
   extra: Partial<ConnectionOptions> & { limits?: Partial<Limits> } = {},
@@ -268,8 +269,8 @@ export function transportSuite(
     const ra = new Recorder();
     const rb = new Recorder();
     const [a, b] = await Promise.all([
-      openConnection(pair.a, options("initiator", ra, extraA)),
-      openConnection(pair.b, options("acceptor", rb, extraB)),
+      openConnection(pair.a, connectionOptions("initiator", ra, extraA)),
+      openConnection(pair.b, connectionOptions("acceptor", rb, extraB)),
     ]);
     return { a, b, ra, rb };
   }
@@ -350,12 +351,19 @@ export function transportSuite(
       within(
         openConnection(
           pair.a,
-          options("initiator", ra, { credentials: suiteCredentials(WRONG_COOKIE), limits }),
+          connectionOptions("initiator", ra, {
+            credentials: suiteCredentials(WRONG_COOKIE),
+            limits,
+          }),
         ),
         1000,
         "refusal at the initiator",
       ),
-      within(openConnection(pair.b, options("acceptor", rb, { limits })), 1000, "refusal"),
+      within(
+        openConnection(pair.b, connectionOptions("acceptor", rb, { limits })),
+        1000,
+        "refusal",
+      ),
     ]);
     assert.equal(a.ok, false);
     assert.equal(b.ok, false);
@@ -373,7 +381,7 @@ export function transportSuite(
     const rb = new Recorder();
     const t0 = performance.now();
     const r = await within(
-      openConnection(pair.b, options("acceptor", rb, { limits: { handshakeTimeoutMs } })),
+      openConnection(pair.b, connectionOptions("acceptor", rb, { limits: { handshakeTimeoutMs } })),
       handshakeTimeoutMs + 5000,
       "the handshake timeout",
     );
@@ -387,7 +395,10 @@ export function transportSuite(
     const silent = new RawEnd(pair.b);
     const ra = new Recorder();
     const r = await within(
-      openConnection(pair.a, options("initiator", ra, { limits: { handshakeTimeoutMs } })),
+      openConnection(
+        pair.a,
+        connectionOptions("initiator", ra, { limits: { handshakeTimeoutMs } }),
+      ),
       handshakeTimeoutMs + 5000,
       "the handshake timeout",
     );
@@ -399,7 +410,7 @@ export function transportSuite(
   test("a control frame before the handshake is refused and never reaches message()", async (pair) => {
     const raw = new RawEnd(pair.a);
     const rb = new Recorder();
-    const opening = openConnection(pair.b, options("acceptor", rb));
+    const opening = openConnection(pair.b, connectionOptions("acceptor", rb));
     raw.send([1, new Pid(B, 1, 2), "smuggled"]);
     raw.send(["hello", [1], A, new Uint8Array(32), "cookie", 1, B]);
     const r = await within(opening, 2000, "refusal");
@@ -412,7 +423,7 @@ export function transportSuite(
   test("a control frame in place of the proof is refused and never reaches message()", async (pair) => {
     const raw = new RawEnd(pair.a);
     const rb = new Recorder();
-    const opening = openConnection(pair.b, options("acceptor", rb));
+    const opening = openConnection(pair.b, connectionOptions("acceptor", rb));
     raw.send(["hello", [1], A, new Uint8Array(32), "cookie", 1, B]);
     raw.send([1, new Pid(B, 1, 2), "smuggled"]);
     const r = await within(opening, 2000, "refusal");
@@ -424,7 +435,7 @@ export function transportSuite(
   test("a tick or a garbage frame before the handshake is a ProtocolError", async (pair) => {
     const raw = new RawEnd(pair.a);
     const rb = new Recorder();
-    const opening = openConnection(pair.b, options("acceptor", rb));
+    const opening = openConnection(pair.b, connectionOptions("acceptor", rb));
     raw.transport.write(new Uint8Array([0, 0, 0, 3, 0xff, 0xff, 0xff]));
     const r = await within(opening, 2000, "refusal");
     assert.ok(!r.ok && r.error instanceof ProtocolError, String(!r.ok && r.error));
@@ -434,7 +445,7 @@ export function transportSuite(
   test("a huge frame length before the handshake is refused at once", async (pair) => {
     const raw = new RawEnd(pair.a);
     const rb = new Recorder();
-    const opening = openConnection(pair.b, options("acceptor", rb));
+    const opening = openConnection(pair.b, connectionOptions("acceptor", rb));
     raw.transport.write(new Uint8Array([0x00, 0x10, 0x00, 0x00, 0xa0])); // 1 MiB announced
     const r = await within(opening, 2000, "refusal");
     assert.ok(!r.ok && r.error instanceof ProtocolError, String(!r.ok && r.error));
@@ -463,8 +474,11 @@ export function transportSuite(
     const ra = new Recorder();
     const rb = new Recorder();
     const [a, b] = await Promise.all([
-      openConnection(pair.a, options("initiator", ra, { limits })),
-      openConnection(hung, options("acceptor", rb, { limits: { tickTimeoutMs: 60_000 } })),
+      openConnection(pair.a, connectionOptions("initiator", ra, { limits })),
+      openConnection(
+        hung,
+        connectionOptions("acceptor", rb, { limits: { tickTimeoutMs: 60_000 } }),
+      ),
     ]);
     try {
       hung.mute();

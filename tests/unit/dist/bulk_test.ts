@@ -2,27 +2,12 @@ import assert from "node:assert/strict";
 import { type Connection, openConnection } from "../../../src/dist/connection.ts";
 import { memoryTransportPair, type Transport } from "../../../src/dist/transport.ts";
 import { Codec } from "../../../src/wire/codec.ts";
-import { Recorder, suiteCredentials, tcpPair } from "../../support/transport_suite.ts";
-
-const A = "a@localhost";
-const B = "b@localhost";
+import { connectionOptions, Recorder, tcpPair } from "../../support/transport_suite.ts";
 
 function open(ta: Transport, tb: Transport, ra: Recorder, rb: Recorder) {
   return Promise.all([
-    openConnection(ta, {
-      role: "initiator",
-      self: A,
-      creation: 1,
-      credentials: suiteCredentials(),
-      handlers: ra,
-    }),
-    openConnection(tb, {
-      role: "acceptor",
-      self: B,
-      creation: 1,
-      credentials: suiteCredentials(),
-      handlers: rb,
-    }),
+    openConnection(ta, connectionOptions("initiator", ra)),
+    openConnection(tb, connectionOptions("acceptor", rb)),
   ]);
 }
 

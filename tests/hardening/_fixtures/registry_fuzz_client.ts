@@ -6,7 +6,15 @@
  */
 import { createConnection } from "node:net";
 import { Codec, FrameReader } from "../../../src/wire/mod.ts";
-import { describe, frameOf, mutate, randomCbor, randomValue, Rng, Tally } from "../../support/fuzz.ts";
+import {
+  describe,
+  frameOf,
+  mutate,
+  randomCbor,
+  randomValue,
+  Rng,
+  Tally,
+} from "../../support/fuzz.ts";
 
 const CODES = new Set([
   "bad_request",
